@@ -1,0 +1,44 @@
+#!/bin/sh
+# Install what Tollgate needs to build and test, from Debian 12 packages only.
+# Checks first: installs nothing when everything is present. Runs as root on a
+# fresh machine (or through sudo when available).
+set -eu
+
+# Each package and why it is here (mirrored in README.md):
+PKGS="
+gcc make cmake pkg-config
+libssl-dev
+libjansson-dev
+clang libclang-rt-14-dev
+openssl
+python3 python3-jwcrypto
+"
+
+missing=""
+for p in $PKGS; do
+    st=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)
+    case "$st" in
+    "install ok installed") ;;
+    *) missing="$missing $p" ;;
+    esac
+done
+
+if [ -z "$missing" ]; then
+    echo "setup: all dependencies present"
+    exit 0
+fi
+
+echo "setup: installing:$missing"
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then
+    if command -v sudo >/dev/null 2>&1; then
+        SUDO="sudo"
+    else
+        echo "setup: need root (or sudo) to install:$missing" >&2
+        exit 1
+    fi
+fi
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -q
+# shellcheck disable=SC2086
+$SUDO apt-get install -y -q --no-install-recommends $missing

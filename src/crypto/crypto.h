@@ -1,0 +1,87 @@
+/* The crypto layer: the only place that includes OpenSSL headers. Keys are
+ * opaque and reference-counted so caches can hand them out safely across
+ * threads; signatures are in JOSE form (ECDSA as fixed-length R||S). */
+#ifndef TG_CRYPTO_CRYPTO_H
+#define TG_CRYPTO_CRYPTO_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/buf.h"
+#include "core/err.h"
+
+enum tg_key_type {
+    TG_KEY_EC_P256 = 1,
+    TG_KEY_EC_P384,
+    TG_KEY_ED25519,
+    TG_KEY_RSA,
+};
+
+enum tg_sig_scheme {
+    TG_SIG_ECDSA_P256_SHA256 = 1, /* ES256 */
+    TG_SIG_ECDSA_P384_SHA384,     /* ES384 */
+    TG_SIG_ED25519,               /* EdDSA with Ed25519 */
+    TG_SIG_RSA_PKCS1_SHA256,      /* RS256 */
+    TG_SIG_RSA_PSS_SHA256,        /* PS256: MGF1-SHA256, salt = 32 (RFC 7518 §3.5) */
+};
+
+#define TG_RSA_MIN_BITS 2048
+#define TG_RSA_MAX_BITS 16384
+#define TG_SIG_MAX_LEN (TG_RSA_MAX_BITS / 8)
+#define TG_SHA256_LEN 32
+#define TG_SHA384_LEN 48
+
+struct tg_key;
+
+struct tg_rsa_params {
+    struct tg_slice n, e;              /* public, big-endian unsigned */
+    struct tg_slice d, p, q, dp, dq, qi; /* private; all empty for a public key */
+};
+
+/* Construction. Each validates the key (point on the curve, pairwise
+ * consistency of private keys, RSA size) and returns a distinct error. */
+enum tg_err tg_key_from_ec(enum tg_key_type type, struct tg_slice x, struct tg_slice y,
+                           struct tg_slice d, struct tg_key **out) TG_MUST_CHECK;
+enum tg_err tg_key_from_ed25519(struct tg_slice x, struct tg_slice d,
+                                struct tg_key **out) TG_MUST_CHECK;
+enum tg_err tg_key_from_rsa(const struct tg_rsa_params *params, struct tg_key **out) TG_MUST_CHECK;
+enum tg_err tg_key_generate(enum tg_key_type type, unsigned rsa_bits,
+                            struct tg_key **out) TG_MUST_CHECK;
+/* PEM (PKCS#8, SEC1, PKCS#1 or SubjectPublicKeyInfo); only supported types. */
+enum tg_err tg_key_from_pem(const char *pem, size_t len, struct tg_key **out) TG_MUST_CHECK;
+
+struct tg_key *tg_key_ref(struct tg_key *key);
+void tg_key_free(struct tg_key *key); /* drops one reference; NULL is fine */
+
+enum tg_key_type tg_key_type(const struct tg_key *key);
+int tg_key_is_private(const struct tg_key *key);
+unsigned tg_key_bits(const struct tg_key *key);
+/* Exact JOSE signature length for this key (RFC 7518 §3.4, §3.3, RFC 8037). */
+size_t tg_key_sig_len(const struct tg_key *key);
+
+/* Export of key components (big-endian). EC coordinates and d are padded to
+ * the curve size; RSA integers are minimal (no leading zero octets). */
+enum tg_err tg_key_ec_export(const struct tg_key *key, struct tg_buf *x, struct tg_buf *y,
+                             struct tg_buf *d /* NULL: public only */) TG_MUST_CHECK;
+enum tg_err tg_key_ed25519_export(const struct tg_key *key, struct tg_buf *x,
+                                  struct tg_buf *d /* NULL: public only */) TG_MUST_CHECK;
+enum tg_err tg_key_rsa_export(const struct tg_key *key, struct tg_buf *n, struct tg_buf *e,
+                              struct tg_buf *priv /* NULL, or 6 buffers: d p q dp dq qi */)
+    TG_MUST_CHECK;
+
+/* Signatures in JOSE form. */
+enum tg_err tg_sign(const struct tg_key *key, enum tg_sig_scheme scheme, struct tg_slice data,
+                    uint8_t *sig, size_t sig_cap, size_t *sig_len) TG_MUST_CHECK;
+/* TG_OK only for a valid signature; TG_ERR_JWS_SIG_LENGTH when the length is
+ * not exactly tg_key_sig_len(); TG_ERR_JWS_SIG_INVALID otherwise. */
+enum tg_err tg_verify(const struct tg_key *key, enum tg_sig_scheme scheme, struct tg_slice data,
+                      struct tg_slice sig) TG_MUST_CHECK;
+
+/* Digests and randomness. */
+enum tg_err tg_sha256(struct tg_slice data, uint8_t out[TG_SHA256_LEN]) TG_MUST_CHECK;
+enum tg_err tg_random(void *buf, size_t len) TG_MUST_CHECK;
+
+/* Certificates: DER of the first certificate in a PEM text. */
+enum tg_err tg_cert_pem_to_der(const char *pem, size_t len, struct tg_buf *der) TG_MUST_CHECK;
+
+#endif

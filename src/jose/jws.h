@@ -1,0 +1,46 @@
+/* JWS compact serialization (RFC 7515 §3.1, §5.2, §7.1), asymmetric algs
+ * only. Parsing checks structure and header; verification checks that the
+ * alg fits the key and the signature. */
+#ifndef TG_JOSE_JWS_H
+#define TG_JOSE_JWS_H
+
+#include <jansson.h>
+
+#include "core/buf.h"
+#include "core/err.h"
+#include "jose/alg.h"
+#include "jose/jwk.h"
+
+#define TG_JWS_MAX_LEN 65536
+#define TG_JWS_MAX_HEADER 8192
+
+struct tg_jws_opts {
+    unsigned algs;                /* TG_JWS_ALG_BIT set; 0 means TG_JWS_ALGS_ALL */
+    const char *const *crit_ok;   /* NULL-terminated extension names we process, or NULL */
+    size_t max_len;               /* 0 means TG_JWS_MAX_LEN */
+};
+
+struct tg_jws {
+    json_t *header;               /* owned */
+    enum tg_jws_alg alg;
+    struct tg_slice signing_input; /* into the caller's buffer: keep it alive */
+    uint8_t *payload;             /* owned, NUL-terminated (not counted) */
+    size_t payload_len;
+    uint8_t sig[TG_SIG_MAX_LEN];
+    size_t sig_len;
+    const char *typ, *kid;        /* into header, or NULL */
+    const json_t *jwk;            /* header "jwk" object, or NULL */
+};
+
+enum tg_err tg_jws_parse(struct tg_slice compact, const struct tg_jws_opts *opts,
+                         struct tg_jws *out) TG_MUST_CHECK;
+enum tg_err tg_jws_verify(const struct tg_jws *jws, const struct tg_jwk *jwk) TG_MUST_CHECK;
+void tg_jws_reset(struct tg_jws *jws);
+
+/* Sign `payload` with `jwk`'s private key. The protected header is "alg"
+ * followed by the members of `extra` (may be NULL; must not contain "alg").
+ * Appends the compact serialization to `out`. */
+enum tg_err tg_jws_sign(const struct tg_jwk *jwk, enum tg_jws_alg alg, const json_t *extra,
+                        struct tg_slice payload, struct tg_buf *out) TG_MUST_CHECK;
+
+#endif
