@@ -8,6 +8,9 @@ set -eu
 PKGS="
 gcc make cmake pkg-config
 libssl-dev
+libevent-dev
+libsqlite3-dev
+libyaml-dev
 libjansson-dev
 clang libclang-rt-14-dev
 openssl

@@ -54,7 +54,39 @@
     X(TG_ERR_JWT_IAT_FUTURE, NULL, 400, "token issued in the future")                     \
     X(TG_ERR_JWT_IAT_TOO_OLD, NULL, 400, "token issued too long ago")                     \
     X(TG_ERR_JWT_ISS, NULL, 400, "issuer mismatch")                                       \
-    X(TG_ERR_JWT_AUD, NULL, 400, "audience mismatch")
+    X(TG_ERR_JWT_AUD, NULL, 400, "audience mismatch")                                    \
+    /* Replay and short-lived state */                                                    \
+    X(TG_ERR_REPLAY, NULL, 400, "already used")                                           \
+    X(TG_ERR_CACHE_FULL, "temporarily_unavailable", 503, "replay cache full, try again")  \
+    /* Storage */                                                                         \
+    X(TG_ERR_NOT_FOUND, NULL, 404, "not found")                                           \
+    X(TG_ERR_CONFLICT, "invalid_request", 409, "already exists")                          \
+    X(TG_ERR_STORE, "server_error", 500, "storage error")                                 \
+    X(TG_ERR_CONFIG, "server_error", 500, "configuration error")                          \
+    /* Policy */                                                                          \
+    X(TG_ERR_POLICY_INVALID, "invalid_request", 400, "invalid policy")                    \
+    /* HTTP (RFC 9110) */                                                                 \
+    X(TG_ERR_HTTP_METHOD, "invalid_request", 405, "method not allowed")                   \
+    X(TG_ERR_HTTP_NOT_FOUND, "invalid_request", 404, "no such endpoint")                  \
+    X(TG_ERR_HTTP_MEDIA_TYPE, "invalid_request", 415, "unsupported media type")           \
+    X(TG_ERR_HTTP_TOO_LARGE, "invalid_request", 413, "request too large")                 \
+    /* OAuth 2.0 (RFC 6749 §5.2 and extensions): the code names the RFC error */          \
+    X(TG_ERR_OAUTH_INVALID_REQUEST, "invalid_request", 400, "invalid request")            \
+    X(TG_ERR_OAUTH_INVALID_CLIENT, "invalid_client", 401, "client authentication failed") \
+    X(TG_ERR_OAUTH_INVALID_GRANT, "invalid_grant", 400, "invalid grant")                  \
+    X(TG_ERR_OAUTH_UNAUTHORIZED_CLIENT, "unauthorized_client", 400, "client not allowed this grant") \
+    X(TG_ERR_OAUTH_UNSUPPORTED_GRANT_TYPE, "unsupported_grant_type", 400, "unsupported grant type") \
+    X(TG_ERR_OAUTH_INVALID_SCOPE, "invalid_scope", 400, "scope not granted")              \
+    X(TG_ERR_OAUTH_INVALID_TARGET, "invalid_target", 400, "unknown resource")             \
+    X(TG_ERR_OAUTH_INVALID_AUTHZ_DETAILS, "invalid_authorization_details", 400,           \
+      "invalid authorization_details")                                                    \
+    X(TG_ERR_OAUTH_INVALID_DPOP_PROOF, "invalid_dpop_proof", 400, "invalid DPoP proof")   \
+    X(TG_ERR_OAUTH_USE_DPOP_NONCE, "use_dpop_nonce", 400, "a DPoP nonce is required")     \
+    X(TG_ERR_OAUTH_ACCESS_DENIED, "access_denied", 403, "access denied")                  \
+    X(TG_ERR_OAUTH_INVALID_TOKEN, "invalid_token", 401, "invalid access token")           \
+    X(TG_ERR_OAUTH_INSUFFICIENT_SCOPE, "insufficient_scope", 403, "insufficient scope")   \
+    X(TG_ERR_OAUTH_UNSUPPORTED_TOKEN_TYPE, "unsupported_token_type", 400,                 \
+      "unsupported token type")
 
 enum tg_err {
 #define TG_ERR_ENUM_(code, rfc, status, desc) code,

@@ -21,6 +21,9 @@ tg_log_get_level(void)
     return cur_level;
 }
 
+static void vlog(const char *tag, const char *func, const char *suffix, const char *fmt,
+                 va_list ap) __attribute__((format(printf, 4, 0)));
+
 static void
 vlog(const char *tag, const char *func, const char *suffix, const char *fmt, va_list ap)
 {

@@ -1,0 +1,95 @@
+/* Durable state behind one interface: agents, tools, grants, signing keys,
+ * revocations and small named blobs. SQLite (WAL, in the data directory) in
+ * this issue, PostgreSQL later: callers never see SQL. All functions are
+ * thread-safe. Getters fill caller-owned structs (release with the model's
+ * _reset); lists return malloc'd arrays (free with the _list_free helpers). */
+#ifndef TG_STORE_STORE_H
+#define TG_STORE_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/err.h"
+#include "policy/model.h"
+
+struct tg_store;
+
+/* Open (creating when new) and migrate to the latest schema version. */
+enum tg_err tg_store_open_sqlite(const char *path, struct tg_store **out) TG_MUST_CHECK;
+void tg_store_close(struct tg_store *s);
+int tg_store_schema_version(struct tg_store *s);
+
+/* Transactions (for `apply`): nested calls are not supported. */
+enum tg_err tg_store_begin(struct tg_store *s) TG_MUST_CHECK;
+enum tg_err tg_store_commit(struct tg_store *s) TG_MUST_CHECK;
+void tg_store_rollback(struct tg_store *s);
+
+/* Agents. insert: TG_ERR_CONFLICT when the id exists. put: insert or update. */
+enum tg_err tg_store_agent_insert(struct tg_store *s, const struct tg_agent *a) TG_MUST_CHECK;
+enum tg_err tg_store_agent_put(struct tg_store *s, const struct tg_agent *a) TG_MUST_CHECK;
+enum tg_err tg_store_agent_get(struct tg_store *s, const char *id,
+                               struct tg_agent *out) TG_MUST_CHECK; /* TG_ERR_NOT_FOUND */
+enum tg_err tg_store_agent_find_spiffe(struct tg_store *s, const char *spiffe_id,
+                                       struct tg_agent *out) TG_MUST_CHECK;
+enum tg_err tg_store_agent_list(struct tg_store *s, struct tg_agent **out,
+                                size_t *n) TG_MUST_CHECK;
+void tg_store_agent_list_free(struct tg_agent *list, size_t n);
+/* Disabling sets tokens_not_before = now, so every live token dies at once. */
+enum tg_err tg_store_agent_set_status(struct tg_store *s, const char *id,
+                                      enum tg_agent_status st, int64_t now) TG_MUST_CHECK;
+enum tg_err tg_store_agent_set_secret(struct tg_store *s, const char *id,
+                                      const uint8_t mac[TG_SECRET_MAC_LEN]) TG_MUST_CHECK;
+enum tg_err tg_store_agent_delete(struct tg_store *s, const char *id) TG_MUST_CHECK;
+
+/* Tools (with their endpoints). */
+enum tg_err tg_store_tool_put(struct tg_store *s, const struct tg_tool *t) TG_MUST_CHECK;
+enum tg_err tg_store_tool_get(struct tg_store *s, const char *id,
+                              struct tg_tool *out) TG_MUST_CHECK;
+enum tg_err tg_store_tool_find_resource(struct tg_store *s, const char *resource,
+                                        struct tg_tool *out) TG_MUST_CHECK;
+enum tg_err tg_store_tool_list(struct tg_store *s, struct tg_tool **out, size_t *n) TG_MUST_CHECK;
+void tg_store_tool_list_free(struct tg_tool *list, size_t n);
+enum tg_err tg_store_tool_delete(struct tg_store *s, const char *id) TG_MUST_CHECK;
+
+/* Grants: one per (agent, tool); put replaces. */
+enum tg_err tg_store_grant_put(struct tg_store *s, const struct tg_grant *g) TG_MUST_CHECK;
+enum tg_err tg_store_grant_list(struct tg_store *s, const char *agent_id /* NULL: all */,
+                                struct tg_grant **out, size_t *n) TG_MUST_CHECK;
+void tg_store_grant_list_free(struct tg_grant *list, size_t n);
+enum tg_err tg_store_grant_delete(struct tg_store *s, const char *agent_id,
+                                  const char *tool_id) TG_MUST_CHECK;
+
+/* Signing keys: the private key is sealed by the caller (AEAD under the
+ * master key) before it reaches the store. */
+enum tg_key_state { TG_KEYSTATE_NEXT = 1, TG_KEYSTATE_CURRENT, TG_KEYSTATE_RETIRING,
+                    TG_KEYSTATE_RETIRED };
+struct tg_signing_key_row {
+    char *kid;
+    char *alg;
+    enum tg_key_state state;
+    uint8_t *sealed; /* sealed private JWK */
+    size_t sealed_len;
+    char *public_jwk;
+    int64_t created_at, activated_at, retired_at;
+};
+void tg_signing_key_row_reset(struct tg_signing_key_row *k);
+enum tg_err tg_store_key_put(struct tg_store *s, const struct tg_signing_key_row *k) TG_MUST_CHECK;
+enum tg_err tg_store_key_list(struct tg_store *s, struct tg_signing_key_row **out,
+                              size_t *n) TG_MUST_CHECK; /* all but retired, oldest first */
+void tg_store_key_list_free(struct tg_signing_key_row *list, size_t n);
+enum tg_err tg_store_key_set_state(struct tg_store *s, const char *kid, enum tg_key_state st,
+                                   int64_t now) TG_MUST_CHECK;
+
+/* Revoked token ids, kept until the token would have expired anyway. */
+enum tg_err tg_store_revoke(struct tg_store *s, const char *jti, int64_t exp) TG_MUST_CHECK;
+/* 1 revoked, 0 not; negative on storage error (callers fail closed). */
+int tg_store_is_revoked(struct tg_store *s, const char *jti);
+enum tg_err tg_store_purge_expired(struct tg_store *s, int64_t now) TG_MUST_CHECK;
+
+/* Small named blobs (e.g. the sealed HMAC key for client secrets). */
+enum tg_err tg_store_blob_put(struct tg_store *s, const char *name, const uint8_t *p,
+                              size_t len) TG_MUST_CHECK;
+enum tg_err tg_store_blob_get(struct tg_store *s, const char *name, uint8_t **p,
+                              size_t *len) TG_MUST_CHECK; /* TG_ERR_NOT_FOUND */
+
+#endif
