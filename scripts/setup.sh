@@ -13,7 +13,7 @@ libsqlite3-dev
 libyaml-dev
 libjansson-dev
 clang libclang-rt-14-dev
-openssl
+openssl curl
 python3 python3-jwcrypto
 "
 
