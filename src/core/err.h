@@ -55,6 +55,8 @@
     X(TG_ERR_JWT_IAT_TOO_OLD, NULL, 400, "token issued too long ago")                     \
     X(TG_ERR_JWT_ISS, NULL, 400, "issuer mismatch")                                       \
     X(TG_ERR_JWT_AUD, NULL, 400, "audience mismatch")                                    \
+    X(TG_ERR_DECRYPT, "server_error", 500, "decryption failed")                          \
+    X(TG_ERR_SECRET_FORMAT, NULL, 401, "malformed secret")                                \
     /* Replay and short-lived state */                                                    \
     X(TG_ERR_REPLAY, NULL, 400, "already used")                                           \
     X(TG_ERR_CACHE_FULL, "temporarily_unavailable", 503, "replay cache full, try again")  \

@@ -84,4 +84,30 @@ enum tg_err tg_random(void *buf, size_t len) TG_MUST_CHECK;
 /* Certificates: DER of the first certificate in a PEM text. */
 enum tg_err tg_cert_pem_to_der(const char *pem, size_t len, struct tg_buf *der) TG_MUST_CHECK;
 
+/* HMAC-SHA256 (RFC 2104). */
+enum tg_err tg_hmac_sha256(struct tg_slice key, struct tg_slice data,
+                           uint8_t out[TG_SHA256_LEN]) TG_MUST_CHECK;
+
+/* AES-256-GCM sealing with a random 96-bit nonce: out = nonce || ciphertext
+ * || tag. `aad` binds the ciphertext to its context (e.g. a key id), so a
+ * sealed blob cannot be moved to another record. Open fails with
+ * TG_ERR_DECRYPT on any tampering or a wrong key. */
+#define TG_AEAD_KEY_LEN 32
+#define TG_AEAD_NONCE_LEN 12
+#define TG_AEAD_TAG_LEN 16
+#define TG_AEAD_OVERHEAD (TG_AEAD_NONCE_LEN + TG_AEAD_TAG_LEN)
+enum tg_err tg_aead_seal(const uint8_t key[TG_AEAD_KEY_LEN], struct tg_slice aad,
+                         struct tg_slice plain, struct tg_buf *out) TG_MUST_CHECK;
+enum tg_err tg_aead_open(const uint8_t key[TG_AEAD_KEY_LEN], struct tg_slice aad,
+                         struct tg_slice sealed, struct tg_buf *out) TG_MUST_CHECK;
+
+/* Client secrets: "tgs_" + 43 base62 chars (256 random bits) + 6 base62
+ * chars of CRC32 over the rest, like GitHub's token format, so secret
+ * scanners recognise them and typos are caught before any lookup. */
+#define TG_SECRET_PREFIX "tgs_"
+#define TG_SECRET_LEN (4 + 43 + 6)
+enum tg_err tg_secret_generate(char out[TG_SECRET_LEN + 1]) TG_MUST_CHECK;
+/* TG_OK when `s` has the shape and a valid checksum; TG_ERR_SECRET_FORMAT otherwise. */
+enum tg_err tg_secret_check_format(struct tg_slice s) TG_MUST_CHECK;
+
 #endif

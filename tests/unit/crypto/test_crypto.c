@@ -1,0 +1,121 @@
+#define _GNU_SOURCE
+#include "test.h"
+
+#include "crypto/crypto.h"
+#include "jose/b64url.h"
+
+static void
+test_hmac_rfc4231(void)
+{
+    /* RFC 4231 §4.2, test case 1. */
+    uint8_t key[20], out[32];
+    static const uint8_t want[32] = {
+        0xb0, 0x34, 0x4c, 0x61, 0xd8, 0xdb, 0x38, 0x53, 0x5c, 0xa8, 0xaf,
+        0xce, 0xaf, 0x0b, 0xf1, 0x2b, 0x88, 0x1d, 0xc2, 0x00, 0xc9, 0x83,
+        0x3d, 0xa7, 0x26, 0xe9, 0x37, 0x6c, 0x2e, 0x32, 0xcf, 0xf7};
+
+    memset(key, 0x0b, sizeof(key));
+    CHECK_OK(tg_hmac_sha256(tg_slice(key, sizeof(key)), TG_SLICE_STR("Hi There"), out));
+    CHECK(memcmp(out, want, 32) == 0);
+}
+
+static void
+test_aead(void)
+{
+    uint8_t key[32], key2[32];
+    struct tg_buf sealed, plain;
+
+    memset(key, 7, sizeof(key));
+    memset(key2, 8, sizeof(key2));
+    tg_buf_init(&sealed, 4096);
+    tg_buf_init(&plain, 4096);
+    CHECK_OK(tg_aead_seal(key, TG_SLICE_STR("kid-1"), TG_SLICE_STR("private key"), &sealed));
+    CHECK(sealed.len == 11 + TG_AEAD_OVERHEAD);
+    CHECK(memmem(sealed.p, sealed.len, "private key", 11) == NULL);
+    CHECK_OK(tg_aead_open(key, TG_SLICE_STR("kid-1"), tg_slice(sealed.p, sealed.len), &plain));
+    CHECK(plain.len == 11 && memcmp(plain.p, "private key", 11) == 0);
+    tg_buf_reset(&plain);
+    /* Wrong key, wrong context, any flipped bit, truncation: refused. */
+    CHECK_ERR(tg_aead_open(key2, TG_SLICE_STR("kid-1"), tg_slice(sealed.p, sealed.len), &plain),
+              TG_ERR_DECRYPT);
+    CHECK_ERR(tg_aead_open(key, TG_SLICE_STR("kid-2"), tg_slice(sealed.p, sealed.len), &plain),
+              TG_ERR_DECRYPT);
+    sealed.p[TG_AEAD_NONCE_LEN + 3] ^= 1;
+    CHECK_ERR(tg_aead_open(key, TG_SLICE_STR("kid-1"), tg_slice(sealed.p, sealed.len), &plain),
+              TG_ERR_DECRYPT);
+    sealed.p[TG_AEAD_NONCE_LEN + 3] ^= 1;
+    CHECK_ERR(tg_aead_open(key, TG_SLICE_STR("kid-1"), tg_slice(sealed.p, sealed.len - 1), &plain),
+              TG_ERR_DECRYPT);
+    CHECK_ERR(tg_aead_open(key, TG_SLICE_STR("kid-1"), tg_slice(sealed.p, 10), &plain),
+              TG_ERR_DECRYPT);
+    CHECK(plain.len == 0);
+    /* Two seals of the same plaintext differ (random nonce). */
+    {
+        struct tg_buf again;
+
+        tg_buf_init(&again, 4096);
+        CHECK_OK(tg_aead_seal(key, TG_SLICE_STR("kid-1"), TG_SLICE_STR("private key"), &again));
+        CHECK(again.len == sealed.len && memcmp(again.p, sealed.p, sealed.len) != 0);
+        tg_buf_reset(&again);
+    }
+    tg_buf_reset(&sealed);
+    tg_buf_reset(&plain);
+}
+
+static void
+test_secret_format(void)
+{
+    char a[TG_SECRET_LEN + 1], b[TG_SECRET_LEN + 1];
+
+    CHECK_OK(tg_secret_generate(a));
+    CHECK_OK(tg_secret_generate(b));
+    CHECK(strlen(a) == TG_SECRET_LEN && strncmp(a, "tgs_", 4) == 0);
+    CHECK(strcmp(a, b) != 0);
+    CHECK_OK(tg_secret_check_format(tg_slice(a, strlen(a))));
+    /* Any single-character typo is caught by the checksum or the alphabet. */
+    a[10] = a[10] == 'x' ? 'y' : 'x';
+    CHECK_ERR(tg_secret_check_format(tg_slice(a, strlen(a))), TG_ERR_SECRET_FORMAT);
+    CHECK_ERR(tg_secret_check_format(tg_slice(b, strlen(b) - 1)), TG_ERR_SECRET_FORMAT);
+    b[0] = 'x';
+    CHECK_ERR(tg_secret_check_format(tg_slice(b, strlen(b))), TG_ERR_SECRET_FORMAT);
+    CHECK_ERR(tg_secret_check_format(TG_SLICE_STR("hunter2")), TG_ERR_SECRET_FORMAT);
+}
+
+static void
+test_pem_keys(void)
+{
+    /* An RSA key under 2048 bits from PEM is refused. */
+    FILE *p = popen("openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:1024 2>/dev/null", "r");
+    char pem[8192];
+    size_t n;
+    struct tg_key *k = NULL;
+
+    CHECK(p != NULL);
+    if (p == NULL)
+        return;
+    n = fread(pem, 1, sizeof(pem), p);
+    pclose(p);
+    CHECK(n > 100);
+    CHECK_ERR(tg_key_from_pem(pem, n, &k), TG_ERR_JWK_RSA_TOO_SMALL);
+    p = popen("openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 2>/dev/null", "r");
+    n = fread(pem, 1, sizeof(pem), p);
+    pclose(p);
+    CHECK_OK(tg_key_from_pem(pem, n, &k));
+    CHECK(k != NULL && tg_key_type(k) == TG_KEY_EC_P256 && tg_key_is_private(k));
+    tg_key_free(k);
+    p = popen("openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-521 2>/dev/null", "r");
+    n = fread(pem, 1, sizeof(pem), p);
+    pclose(p);
+    CHECK_ERR(tg_key_from_pem(pem, n, &k), TG_ERR_JWK_CRV);
+    CHECK_ERR(tg_key_from_pem("junk", 4, &k), TG_ERR_JWK_INVALID_KEY);
+}
+
+int
+main(void)
+{
+    RUN(test_hmac_rfc4231);
+    RUN(test_aead);
+    RUN(test_secret_format);
+    RUN(test_pem_keys);
+    return t_report("crypto/crypto");
+}
