@@ -1,0 +1,105 @@
+#include <stdlib.h>
+#include <unistd.h>
+
+#include "test.h"
+
+#include "audit/audit.h"
+#include "crypto/crypto.h"
+
+static char dir[] = "/tmp/tg-audit-XXXXXX";
+static char path[256];
+
+static int
+count_lines(char ***lines_out)
+{
+    FILE *f = fopen(path, "r");
+    char buf[70000];
+    char **lines = NULL;
+    int n = 0;
+
+    if (f == NULL)
+        return -1;
+    while (fgets(buf, sizeof(buf), f)) {
+        buf[strcspn(buf, "\n")] = '\0';
+        lines = realloc(lines, sizeof(*lines) * (size_t)(n + 1));
+        lines[n++] = strdup(buf);
+    }
+    fclose(f);
+    *lines_out = lines;
+    return n;
+}
+
+static void
+test_chain_and_shape(void)
+{
+    struct tg_audit *a = NULL;
+    struct tg_audit_event ev = {.event = "token.issued", .decision = "allow", .agent_id = "bot",
+                                .tenant = "demo", .jti = "j1", .scope = "demo:read", .status = 200};
+    char **lines = NULL;
+    int n, i;
+
+    CHECK_OK(tg_audit_open(path, &a));
+    CHECK_OK(tg_audit_emit(a, &ev));
+    ev.event = "token.refused";
+    ev.decision = "deny";
+    ev.error = "invalid_scope";
+    CHECK_OK(tg_audit_emit(a, &ev));
+    tg_audit_close(a);
+    /* Reopen: the chain continues. */
+    CHECK_OK(tg_audit_open(path, &a));
+    ev.event = "revoke";
+    CHECK_OK(tg_audit_emit(a, &ev));
+    ev.event = NULL;
+    CHECK_ERR(tg_audit_emit(a, &ev), TG_ERR_INVALID_ARG);
+    tg_audit_close(a);
+
+    n = count_lines(&lines);
+    CHECK(n == 3);
+    for (i = 0; i < n; i++) {
+        json_t *o = json_loads(lines[i], 0, NULL);
+        uint8_t md[32];
+        char hx[65];
+        int k;
+
+        CHECK(o != NULL);
+        if (o == NULL)
+            continue;
+        CHECK(json_integer_value(json_object_get(o, "seq")) == i + 1);
+        CHECK(json_object_get(json_object_get(o, "who"), "agent") != NULL);
+        CHECK(json_object_get(json_object_get(o, "why"), "decision") != NULL);
+        if (i > 0) {
+            CHECK_OK(tg_sha256(tg_slice(lines[i - 1], strlen(lines[i - 1])), md));
+            for (k = 0; k < 32; k++)
+                snprintf(hx + 2 * k, 3, "%02x", md[k]);
+            CHECK(strcmp(json_string_value(json_object_get(o, "prev")), hx) == 0);
+        } else {
+            CHECK(strspn(json_string_value(json_object_get(o, "prev")), "0") == 64);
+        }
+        json_decref(o);
+    }
+    for (i = 0; i < n; i++)
+        free(lines[i]);
+    free(lines);
+}
+
+static void
+test_unwritable(void)
+{
+    struct tg_audit *a = NULL;
+
+    CHECK_ERR(tg_audit_open("/nonexistent-dir/audit.log", &a), TG_ERR_IO);
+    CHECK(a == NULL);
+}
+
+int
+main(void)
+{
+    if (mkdtemp(dir) == NULL)
+        return 1;
+    snprintf(path, sizeof(path), "%s/audit.log", dir);
+    RUN(test_chain_and_shape);
+    RUN(test_unwritable);
+    unlink(path);
+    rmdir(dir);
+    return t_report("audit/audit");
+}
