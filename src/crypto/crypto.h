@@ -110,4 +110,39 @@ enum tg_err tg_secret_generate(char out[TG_SECRET_LEN + 1]) TG_MUST_CHECK;
 /* TG_OK when `s` has the shape and a valid checksum; TG_ERR_SECRET_FORMAT otherwise. */
 enum tg_err tg_secret_check_format(struct tg_slice s) TG_MUST_CHECK;
 
+/* What client authentication needs from a certificate (RFC 8705 §2.1.2). */
+#define TG_CERT_MAX_SANS 16
+struct tg_cert_info {
+    char *subject_dn;                 /* RFC 4514 string */
+    char *san_dns[TG_CERT_MAX_SANS];  /* dNSName entries */
+    size_t n_dns;
+    char *san_uri[TG_CERT_MAX_SANS];  /* uniformResourceIdentifier entries */
+    size_t n_uri;
+};
+enum tg_err tg_cert_info_from_der(struct tg_slice der, struct tg_cert_info *out) TG_MUST_CHECK;
+void tg_cert_info_reset(struct tg_cert_info *info);
+/* Verify a DER certificate (a leaf, no intermediates) against a PEM CA
+ * bundle file, for use as a TLS client certificate. */
+enum tg_err tg_cert_verify_der(struct tg_slice der, const char *ca_file) TG_MUST_CHECK;
+
+/* PEM export of a key: PKCS#8 private key (for files written 0600). */
+enum tg_err tg_key_private_pem(const struct tg_key *key, struct tg_buf *out) TG_MUST_CHECK;
+
+/* Certificates for the --dev quickstart and tests: a self-signed CA and
+ * leaves it signs. `san_*` may be NULL. PEM appended to out. */
+struct tg_cert_spec {
+    const char *cn;         /* subject CN */
+    const char *org;        /* subject O, or NULL */
+    int is_ca;
+    int server;             /* extendedKeyUsage serverAuth (else clientAuth) */
+    const char *san_dns;    /* one DNS SAN, or NULL */
+    const char *san_ip;     /* one IP SAN, or NULL */
+    const char *san_ip2;    /* a second IP SAN, or NULL */
+    const char *san_uri;    /* one URI SAN (e.g. a SPIFFE ID), or NULL */
+    int days;
+};
+enum tg_err tg_cert_issue(const struct tg_cert_spec *spec, const struct tg_key *subject_key,
+                          const struct tg_key *issuer_key, const char *issuer_cert_pem,
+                          struct tg_buf *out) TG_MUST_CHECK;
+
 #endif
