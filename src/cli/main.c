@@ -18,6 +18,7 @@ static int cmd_help(int argc, char **argv);
 static const struct subcommand subcommands[] = {
     {"version", "print the version", cmd_version},
     {"help", "list the subcommands", cmd_help},
+    {"serve", "run the server (--dev: a ready-to-use local setup)", tg_cmd_serve},
     {"jwk", "JWK tools: thumbprint (RFC 7638) of a JWK", tg_cmd_jwk},
     {"cert", "certificate tools: x5t#S256 (RFC 8705) of a PEM certificate", tg_cmd_cert},
 };

@@ -157,4 +157,13 @@ void tg_err_clear(void);
 
 #define TG_MUST_CHECK __attribute__((warn_unused_result))
 
+/* Deliberately ignore a result (gcc does not accept a (void) cast for
+ * warn_unused_result): only where nothing better can be done, e.g. adding
+ * a header to an error response that is already being sent. */
+#define TG_IGNORE(expr)                         \
+    do {                                        \
+        if ((expr) != TG_OK) {                  \
+        }                                       \
+    } while (0)
+
 #endif

@@ -1,6 +1,7 @@
 /* Sign and verify in JOSE form (RFC 7518 §3, RFC 8037 §3.1). ECDSA
  * signatures travel as fixed-length R||S; OpenSSL speaks DER, so we convert
  * at this boundary. */
+#include <stdatomic.h>
 #include <string.h>
 
 #include <openssl/core_names.h>
@@ -91,6 +92,35 @@ set_pss(EVP_PKEY_CTX *pctx)
            EVP_PKEY_CTX_set_rsa_mgf1_md(pctx, tg_md_sha256()) > 0;
 }
 
+/* A verification context for (key, scheme), initialised once and kept on
+ * the key; NULL when the scheme cannot be prepared (Ed25519 is one-shot). */
+static const EVP_MD_CTX *
+prepared_ctx(const struct tg_key *key, enum tg_sig_scheme scheme)
+{
+    struct tg_key *k = (struct tg_key *)key;
+    EVP_MD_CTX *ctx, *expected = NULL;
+    EVP_PKEY_CTX *pctx = NULL;
+
+    if (scheme == TG_SIG_ED25519 || (unsigned)scheme >= 6)
+        return NULL;
+    ctx = atomic_load_explicit(&k->verify_ctx[scheme], memory_order_acquire);
+    if (ctx != NULL)
+        return ctx;
+    ctx = EVP_MD_CTX_new();
+    if (ctx == NULL || EVP_DigestVerifyInit(ctx, &pctx, scheme_md(scheme), NULL, k->pkey) != 1 ||
+        (scheme == TG_SIG_RSA_PSS_SHA256 && !set_pss(pctx))) {
+        EVP_MD_CTX_free(ctx);
+        ERR_clear_error();
+        return NULL;
+    }
+    if (!atomic_compare_exchange_strong_explicit(&k->verify_ctx[scheme], &expected, ctx,
+                                                 memory_order_acq_rel, memory_order_acquire)) {
+        EVP_MD_CTX_free(ctx);
+        ctx = expected;
+    }
+    return ctx;
+}
+
 enum tg_err
 tg_verify(const struct tg_key *key, enum tg_sig_scheme scheme, struct tg_slice data,
           struct tg_slice sig)
@@ -98,6 +128,7 @@ tg_verify(const struct tg_key *key, enum tg_sig_scheme scheme, struct tg_slice d
     enum tg_err rv = TG_ERR_JWS_SIG_INVALID;
     EVP_MD_CTX *mctx = NULL;
     EVP_PKEY_CTX *pctx = NULL;
+    const EVP_MD_CTX *prep;
     uint8_t der[2 + 2 * (3 + 48)];
     const uint8_t *s = sig.p;
     size_t slen = sig.len;
@@ -114,10 +145,15 @@ tg_verify(const struct tg_key *key, enum tg_sig_scheme scheme, struct tg_slice d
     }
     mctx = EVP_MD_CTX_new();
     TG_CHECK(mctx != NULL, TG_ERR_NOMEM, "md ctx");
-    TG_CHECK(EVP_DigestVerifyInit(mctx, &pctx, scheme_md(scheme), NULL, key->pkey) == 1,
-             TG_ERR_INTERNAL, "verify init");
-    if (scheme == TG_SIG_RSA_PSS_SHA256)
-        TG_CHECK(set_pss(pctx), TG_ERR_INTERNAL, "pss params");
+    prep = prepared_ctx(key, scheme);
+    if (prep != NULL) {
+        TG_CHECK(EVP_MD_CTX_copy_ex(mctx, prep) == 1, TG_ERR_INTERNAL, "ctx copy");
+    } else {
+        TG_CHECK(EVP_DigestVerifyInit(mctx, &pctx, scheme_md(scheme), NULL, key->pkey) == 1,
+                 TG_ERR_INTERNAL, "verify init");
+        if (scheme == TG_SIG_RSA_PSS_SHA256)
+            TG_CHECK(set_pss(pctx), TG_ERR_INTERNAL, "pss params");
+    }
     if (EVP_DigestVerify(mctx, s, slen, data.p, data.len) == 1)
         rv = TG_OK;
     else

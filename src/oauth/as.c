@@ -182,7 +182,7 @@ handle_metadata(void *ctx, const struct tg_http_request *req, struct tg_http_res
     if (tg_http_response_json(res, 200, text) != TG_OK)
         goto fail;
     /* Metadata is public and changes rarely. */
-    (void)tg_http_response_header(res, "Cache-Control", "public, max-age=300");
+    TG_IGNORE(tg_http_response_header(res, "Cache-Control", "public, max-age=300"));
     free(text);
     json_decref(algs);
     json_decref(m);
@@ -191,7 +191,7 @@ fail:
     free(text);
     json_decref(algs);
     json_decref(m);
-    (void)tg_http_response_error(res, TG_ERR_NOMEM, NULL, NULL);
+    TG_IGNORE(tg_http_response_error(res, TG_ERR_NOMEM, NULL, NULL));
 }
 
 static void
@@ -203,10 +203,10 @@ handle_jwks(void *ctx, const struct tg_http_request *req, struct tg_http_respons
     (void)req;
     if (tg_keyring_jwks(as->keys, &jwks) != TG_OK ||
         tg_http_response_json(res, 200, jwks) != TG_OK) {
-        (void)tg_http_response_error(res, TG_ERR_INTERNAL, NULL, NULL);
+        TG_IGNORE(tg_http_response_error(res, TG_ERR_INTERNAL, NULL, NULL));
     } else {
-        (void)tg_http_response_header(res, "Content-Type", "application/jwk-set+json");
-        (void)tg_http_response_header(res, "Cache-Control", "public, max-age=60");
+        TG_IGNORE(tg_http_response_header(res, "Content-Type", "application/jwk-set+json"));
+        TG_IGNORE(tg_http_response_header(res, "Cache-Control", "public, max-age=60"));
     }
     free(jwks);
 }

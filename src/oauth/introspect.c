@@ -48,7 +48,7 @@ tg_as_check_token(struct tg_as *as, const char *token, struct tg_jwt *jwt, const
         INACTIVE("agent unknown");
     if (agent.status != TG_AGENT_ACTIVE)
         INACTIVE("agent disabled");
-    (void)tg_jwt_numeric_date(jwt->claims, "iat", &iat);
+    TG_IGNORE(tg_jwt_numeric_date(jwt->claims, "iat", &iat));
     if (iat < agent.tokens_not_before)
         INACTIVE("issued before the agent was disabled");
 #undef INACTIVE
@@ -78,7 +78,7 @@ audit(struct tg_as *as, const struct tg_http_request *req, const char *event,
     ev.jti = jti;
     ev.reason = reason;
     ev.error = error;
-    (void)tg_audit_emit(as->audit, &ev);
+    TG_IGNORE(tg_audit_emit(as->audit, &ev));
 }
 
 void
@@ -138,7 +138,7 @@ tg_handle_introspect(void *ctx, const struct tg_http_request *req, struct tg_htt
     }
     text = json_dumps(out, JSON_COMPACT);
     if (text == NULL || tg_http_response_json(res, 200, text) != TG_OK)
-        (void)tg_http_response_error(res, TG_ERR_NOMEM, NULL, NULL);
+        TG_IGNORE(tg_http_response_error(res, TG_ERR_NOMEM, NULL, NULL));
 out:
     free(text);
     json_decref(out);
@@ -177,7 +177,7 @@ tg_handle_revoke(void *ctx, const struct tg_http_request *req, struct tg_http_re
     if (tg_as_check_token(as, token, &jwt, &why) != TG_OK) {
         /* RFC 7009 §2.2: an invalid (or already inactive) token is not an error. */
         audit(as, req, "revoke", &client, "allow", NULL, why, NULL);
-        (void)tg_http_response_json(res, 200, "{}");
+        TG_IGNORE(tg_http_response_json(res, 200, "{}"));
         goto out;
     }
     owner = tg_jwt_claim_str(jwt.claims, "client_id");
@@ -190,14 +190,14 @@ tg_handle_revoke(void *ctx, const struct tg_http_request *req, struct tg_http_re
                        "the token was not issued to this client", 0);
         goto out;
     }
-    (void)tg_jwt_numeric_date(jwt.claims, "exp", &exp);
+    TG_IGNORE(tg_jwt_numeric_date(jwt.claims, "exp", &exp));
     if (tg_store_revoke(as->store, jti, exp) != TG_OK) {
         audit(as, req, "revoke", &client, "deny", jti, "storage error", "server_error");
         tg_oauth_error(res, TG_ERR_STORE, NULL, 0);
         goto out;
     }
     audit(as, req, "revoke", &client, "allow", jti, "revoked", NULL);
-    (void)tg_http_response_json(res, 200, "{}");
+    TG_IGNORE(tg_http_response_json(res, 200, "{}"));
 out:
     tg_jwt_reset(&jwt);
     tg_client_reset(&client);

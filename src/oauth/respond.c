@@ -39,7 +39,7 @@ tg_oauth_error(struct tg_http_response *res, enum tg_err err, const char *why, i
          * failed client authentication. */
         res->status = 401;
         if (basic_challenge)
-            (void)tg_http_response_header(res, "WWW-Authenticate",
-                                          "Basic realm=\"tollgate\", charset=\"UTF-8\"");
+            TG_IGNORE(tg_http_response_header(res, "WWW-Authenticate",
+                                          "Basic realm=\"tollgate\", charset=\"UTF-8\""));
     }
 }

@@ -66,9 +66,9 @@ refuse(struct token_req *t, enum tg_err err, const char *why)
     tg_oauth_error(t->res, err, why, t->client.used_authorization_header);
     /* RFC 9449 §8: a fresh nonce with use_dpop_nonce. */
     if (err == TG_ERR_OAUTH_USE_DPOP_NONCE && tg_dpop_nonce_issue(&t->as->dpop, nonce) == TG_OK)
-        (void)tg_http_response_header(t->res, "DPoP-Nonce", nonce);
+        TG_IGNORE(tg_http_response_header(t->res, "DPoP-Nonce", nonce));
     if (err == TG_ERR_CACHE_FULL)
-        (void)tg_http_response_header(t->res, "Retry-After", "1");
+        TG_IGNORE(tg_http_response_header(t->res, "Retry-After", "1"));
 }
 
 static enum tg_err
@@ -269,12 +269,12 @@ respond(struct token_req *t, const char *token, int64_t lifetime)
         json_object_set(r, "authorization_details", t->ares.authorization_details);
     text = json_dumps(r, JSON_COMPACT);
     if (text == NULL || tg_http_response_json(t->res, 200, text) != TG_OK) {
-        (void)tg_http_response_error(t->res, TG_ERR_NOMEM, NULL, NULL);
+        TG_IGNORE(tg_http_response_error(t->res, TG_ERR_NOMEM, NULL, NULL));
     } else {
         /* RFC 6749 §5.1 */
-        (void)tg_http_response_header(t->res, "Pragma", "no-cache");
+        TG_IGNORE(tg_http_response_header(t->res, "Pragma", "no-cache"));
         if (t->as->dpop.nonce_key != NULL && tg_dpop_nonce_issue(&t->as->dpop, nonce) == TG_OK)
-            (void)tg_http_response_header(t->res, "DPoP-Nonce", nonce);
+            TG_IGNORE(tg_http_response_header(t->res, "DPoP-Nonce", nonce));
     }
     free(text);
     json_decref(r);
