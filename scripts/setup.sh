@@ -16,6 +16,11 @@ clang libclang-rt-14-dev
 openssl curl
 python3 python3-jwcrypto
 "
+# Node.js and npm run the independent OAuth client (oauth4webapi, jose) in
+# the tests; a machine that already has them (e.g. from NodeSource) keeps its own.
+if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
+    PKGS="$PKGS nodejs npm"
+fi
 
 missing=""
 for p in $PKGS; do

@@ -4,7 +4,7 @@
 
 static const char *const names[TG_JWS_ALG__COUNT] = {
     [TG_JWS_ES256] = "ES256", [TG_JWS_ES384] = "ES384", [TG_JWS_EDDSA] = "EdDSA",
-    [TG_JWS_RS256] = "RS256", [TG_JWS_PS256] = "PS256",
+    [TG_JWS_RS256] = "RS256", [TG_JWS_PS256] = "PS256", [TG_JWS_ED25519] = "Ed25519",
 };
 
 const char *
@@ -47,6 +47,7 @@ tg_jws_alg_scheme(enum tg_jws_alg alg)
     case TG_JWS_ES384:
         return TG_SIG_ECDSA_P384_SHA384;
     case TG_JWS_EDDSA:
+    case TG_JWS_ED25519:
         return TG_SIG_ED25519;
     case TG_JWS_RS256:
         return TG_SIG_RSA_PKCS1_SHA256;
@@ -66,6 +67,7 @@ tg_jws_alg_fits(enum tg_jws_alg alg, enum tg_key_type type)
     case TG_JWS_ES384:
         return type == TG_KEY_EC_P384;
     case TG_JWS_EDDSA:
+    case TG_JWS_ED25519:
         return type == TG_KEY_ED25519;
     case TG_JWS_RS256:
     case TG_JWS_PS256:
@@ -90,4 +92,13 @@ tg_jws_alg_for_key(enum tg_key_type type)
     default:
         return TG_JWS_ALG_UNSET;
     }
+}
+
+int
+tg_jws_alg_same(enum tg_jws_alg key_alg, enum tg_jws_alg alg)
+{
+    if (key_alg == alg)
+        return 1;
+    return (key_alg == TG_JWS_EDDSA || key_alg == TG_JWS_ED25519) &&
+           (alg == TG_JWS_EDDSA || alg == TG_JWS_ED25519);
 }

@@ -166,7 +166,8 @@ tg_jws_verify(const struct tg_jws *jws, const struct tg_jwk *jwk)
 {
     TG_ENSURE(jwk != NULL && jwk->key != NULL, TG_ERR_INVALID_ARG, "no key");
     /* RFC 7517 §4.4: a key that names its alg is used with that alg only. */
-    TG_ENSURE(jwk->alg == TG_JWS_ALG_UNSET || jwk->alg == jws->alg, TG_ERR_JWS_ALG_KEY_MISMATCH,
+    TG_ENSURE(jwk->alg == TG_JWS_ALG_UNSET || tg_jws_alg_same(jwk->alg, jws->alg),
+              TG_ERR_JWS_ALG_KEY_MISMATCH,
               "JWS alg %s, key alg %s", tg_jws_alg_name(jws->alg), tg_jws_alg_name(jwk->alg));
     /* RFC 8725 §3.1: the alg must be one the key's type can produce. */
     TG_ENSURE(tg_jws_alg_fits(jws->alg, jwk->type), TG_ERR_JWS_ALG_KEY_MISMATCH,
@@ -201,7 +202,8 @@ tg_jws_sign(const struct tg_jwk *jwk, enum tg_jws_alg alg, const json_t *extra,
     size_t sig_len, start = out->len;
 
     TG_CHECK(tg_jws_alg_fits(alg, jwk->type), TG_ERR_JWS_ALG_KEY_MISMATCH, "alg/key");
-    TG_CHECK(jwk->alg == TG_JWS_ALG_UNSET || jwk->alg == alg, TG_ERR_JWS_ALG_KEY_MISMATCH,
+    TG_CHECK(jwk->alg == TG_JWS_ALG_UNSET || tg_jws_alg_same(jwk->alg, alg),
+             TG_ERR_JWS_ALG_KEY_MISMATCH,
              "key is for another alg");
     TG_CHECK(extra == NULL || (json_is_object(extra) && json_object_get(extra, "alg") == NULL),
              TG_ERR_INVALID_ARG, "extra header");

@@ -64,6 +64,7 @@ test_sign_verify_all_algs(void)
     sign_verify_alg(&k256, TG_JWS_ES256);
     sign_verify_alg(&k384, TG_JWS_ES384);
     sign_verify_alg(&ked, TG_JWS_EDDSA);
+    sign_verify_alg(&ked, TG_JWS_ED25519); /* RFC 9864 name */
     sign_verify_alg(&krsa, TG_JWS_RS256);
     sign_verify_alg(&krsa, TG_JWS_PS256);
 }
