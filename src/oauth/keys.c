@@ -345,23 +345,18 @@ tg_keyring_rotate(struct tg_keyring *kr, int64_t now)
 
     pthread_rwlock_wrlock(&kr->lock);
     TG_TRY(tg_store_begin(kr->store));
+    /* In this order, so that at no point two keys are current or next. */
+    for (i = 0; i < kr->n; i++)
+        if (kr->keys[i].state == TG_KEYSTATE_RETIRING &&
+            now - kr->keys[i].retired_at >= kr->cfg.retire_after)
+            TG_TRY(tg_store_key_set_state(kr->store, kr->keys[i].kid, TG_KEYSTATE_RETIRED, now));
+    for (i = 0; i < kr->n; i++)
+        if (kr->keys[i].state == TG_KEYSTATE_CURRENT)
+            TG_TRY(tg_store_key_set_state(kr->store, kr->keys[i].kid, TG_KEYSTATE_RETIRING, now));
     for (i = 0; i < kr->n; i++) {
-        struct ring_key *k = &kr->keys[i];
-
-        switch (k->state) {
-        case TG_KEYSTATE_RETIRING:
-            if (now - k->retired_at >= kr->cfg.retire_after)
-                TG_TRY(tg_store_key_set_state(kr->store, k->kid, TG_KEYSTATE_RETIRED, now));
-            break;
-        case TG_KEYSTATE_CURRENT:
-            TG_TRY(tg_store_key_set_state(kr->store, k->kid, TG_KEYSTATE_RETIRING, now));
-            break;
-        case TG_KEYSTATE_NEXT:
-            TG_TRY(tg_store_key_set_state(kr->store, k->kid, TG_KEYSTATE_CURRENT, now));
+        if (kr->keys[i].state == TG_KEYSTATE_NEXT) {
+            TG_TRY(tg_store_key_set_state(kr->store, kr->keys[i].kid, TG_KEYSTATE_CURRENT, now));
             had_next = 1;
-            break;
-        default:
-            break;
         }
     }
     TG_TRY(create_key(kr, had_next ? TG_KEYSTATE_NEXT : TG_KEYSTATE_CURRENT, now));
