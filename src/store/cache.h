@@ -11,6 +11,10 @@
 
 struct tg_cache;
 
+/* Longest key insert_once accepts (longer: TG_ERR_INVALID_ARG). Callers
+ * with longer identifiers insert a digest of them. */
+#define TG_CACHE_KEY_MAX 256
+
 struct tg_cache_ops {
     /* Record `key` until `expires_at` (seconds since the epoch) if it is not
      * already there. TG_OK: new. TG_ERR_REPLAY: seen and not yet expired.
@@ -39,7 +43,8 @@ tg_cache_free(struct tg_cache *c)
         c->ops->free(c);
 }
 
-/* In-memory cache holding at most `max_entries` live entries. */
+/* In-memory cache holding at most `max_entries` live entries; an entry is
+ * live while now <= expires_at. NULL when max_entries is 0 or out of memory. */
 struct tg_cache *tg_cache_memory_new(size_t max_entries);
 
 #endif
