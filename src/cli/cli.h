@@ -57,7 +57,7 @@ enum tg_err tg_cli_new_secret(const struct tg_cli_ctx *ctx, char secret[TG_SECRE
                               uint8_t mac[TG_SECRET_MAC_LEN]) TG_MUST_CHECK;
 
 /* An agent as JSON: never secret material (has_secret says whether one is
- * set). `full` adds every field; grants are added when `grants` is non-NULL.
+ * set). `full` adds every field and "grants" (the n_grants of `grants`).
  * NULL when memory ran out. */
 json_t *tg_cli_agent_json(const struct tg_agent *a, int full, const struct tg_grant *grants,
                           size_t n_grants);

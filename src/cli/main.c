@@ -21,6 +21,9 @@ static const struct subcommand subcommands[] = {
     {"serve", "run the server (--dev: a ready-to-use local setup)", tg_cmd_serve},
     {"jwk", "JWK tools: thumbprint (RFC 7638) of a JWK", tg_cmd_jwk},
     {"cert", "certificate tools: x5t#S256 (RFC 8705) of a PEM certificate", tg_cmd_cert},
+    {"agent", "agents: add, list, show, disable, enable, rotate-secret, remove", tg_cmd_agent},
+    {"apply", "apply a policy file (agents, tools, grants) in one transaction", tg_cmd_apply},
+    {"keys", "signing keys: rotate, list", tg_cmd_keys},
 };
 
 #define NSUB (sizeof(subcommands) / sizeof(subcommands[0]))

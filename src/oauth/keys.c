@@ -345,6 +345,9 @@ tg_keyring_rotate(struct tg_keyring *kr, int64_t now)
 
     pthread_rwlock_wrlock(&kr->lock);
     TG_TRY(tg_store_begin(kr->store));
+    /* Another process (the CLI, another node) may have rotated since we
+     * last looked: decide from what the store holds now. */
+    TG_TRY(load_locked(kr));
     /* In this order, so that at no point two keys are current or next. */
     for (i = 0; i < kr->n; i++)
         if (kr->keys[i].state == TG_KEYSTATE_RETIRING &&
