@@ -49,7 +49,9 @@ tg_as_check_token(struct tg_as *as, const char *token, struct tg_jwt *jwt, const
     if (agent.status != TG_AGENT_ACTIVE)
         INACTIVE("agent disabled");
     TG_IGNORE(tg_jwt_numeric_date(jwt->claims, "iat", &iat));
-    if (iat < agent.tokens_not_before)
+    /* Whole seconds: a token issued in the second of the disable is dead
+     * too (fail closed). */
+    if (agent.tokens_not_before > 0 && iat <= agent.tokens_not_before)
         INACTIVE("issued before the agent was disabled");
 #undef INACTIVE
 out:
