@@ -7,6 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "core/buf.h"
 #include "core/err.h"
 
 enum tg_agent_type { TG_AGENT_INTERNAL = 1, TG_AGENT_TENANT, TG_AGENT_BROWSING };
@@ -111,5 +112,49 @@ enum tg_err tg_risk_parse(const char *s, enum tg_risk *out) TG_MUST_CHECK;
 enum tg_err tg_agent_validate(const struct tg_agent *a) TG_MUST_CHECK;
 enum tg_err tg_tool_validate(const struct tg_tool *t) TG_MUST_CHECK;
 enum tg_err tg_grant_validate(const struct tg_grant *g) TG_MUST_CHECK;
+
+/* The same checks, with a human message (for the CLI and the policy file's
+ * error report; never holds a secret) written to `why` on failure. */
+enum tg_err tg_agent_validate_msg(const struct tg_agent *a, char *why,
+                                  size_t why_len) TG_MUST_CHECK;
+enum tg_err tg_tool_validate_msg(const struct tg_tool *t, char *why,
+                                 size_t why_len) TG_MUST_CHECK;
+enum tg_err tg_grant_validate_msg(const struct tg_grant *g, char *why,
+                                  size_t why_len) TG_MUST_CHECK;
+
+/* Limits a valid record stays within. */
+#define TG_POLICY_ID_MAX 128          /* agent, tool and tenant ids */
+#define TG_POLICY_OWNER_MAX 256
+#define TG_POLICY_URI_MAX 2048
+#define TG_POLICY_PATH_MAX 1024       /* an endpoint path template */
+#define TG_POLICY_MAX_ENDPOINTS 256   /* per tool, and per grant */
+#define TG_POLICY_MAX_LIFETIME 86400  /* max_token_lifetime, seconds */
+#define TG_POLICY_JWKS_MAX 65536      /* private_key_jwt JWKS text */
+#define TG_POLICY_JWKS_MAX_KEYS 16
+
+/* Syntax of the names the records hold (syntax.c). All take slices, as some
+ * come straight from a request; 1 = valid. */
+/* 1..128 bytes of [A-Za-z0-9._:-]. */
+int tg_policy_id_valid(struct tg_slice s);
+/* spiffe://trust-domain/path: lowercase [a-z0-9._-] trust domain, non-empty
+ * path segments of [A-Za-z0-9._-] other than "." and "..", nothing else. */
+int tg_spiffe_id_valid(struct tg_slice s);
+/* An absolute URI (RFC 3986 §4.3) without a fragment (RFC 8707 §2). */
+int tg_uri_absolute_valid(struct tg_slice s);
+/* The same, and its scheme is "http" or "https" (lowercase), with a host and
+ * no userinfo. */
+int tg_uri_http_valid(struct tg_slice s);
+/* GET POST PUT PATCH DELETE HEAD OPTIONS, or "*". */
+int tg_endpoint_method_valid(struct tg_slice s);
+/* "/" or "/seg/seg..." where each segment is non-empty and is a literal
+ * (RFC 3986 pchar without "%", "*", "{", "}"; not "." or ".."), "{name}"
+ * (name: [A-Za-z0-9_]{1,64}) or "*". */
+int tg_endpoint_path_valid(struct tg_slice s);
+/* "METHOD /path": the way grants, requests and tokens name an endpoint of a
+ * tool's table. Splits on the one space; TG_ERR_INVALID_ARG when malformed. */
+enum tg_err tg_endpoint_ref_split(struct tg_slice ref, struct tg_slice *method,
+                                  struct tg_slice *path) TG_MUST_CHECK;
+/* 1 when `ref` names `e` exactly ("DELETE /items/{id}"). */
+int tg_endpoint_ref_eq(const struct tg_endpoint *e, struct tg_slice ref);
 
 #endif
