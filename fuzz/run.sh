@@ -14,7 +14,7 @@ set -u
 
 BUILD_DIR=${1:-build/fuzz}
 SECS=${2:-15}
-TARGETS="jws jwk"
+TARGETS="jws jwk policy"
 
 FUZZ_DIR=$(cd "$(dirname "$0")" && pwd)
 case $SECS in
@@ -51,7 +51,9 @@ for t in $TARGETS; do
     corpus=$WORK/$t
     mkdir -p "$corpus"
     cp -R "$FUZZ_DIR/corpus/$t/." "$corpus/"
-    "$bin" -max_total_time="$SECS" -dict="$FUZZ_DIR/jose.dict" -timeout=10 \
+    dict=$FUZZ_DIR/jose.dict
+    [ -f "$FUZZ_DIR/$t.dict" ] && dict=$FUZZ_DIR/$t.dict
+    "$bin" -max_total_time="$SECS" -dict="$dict" -timeout=10 \
         -rss_limit_mb=2048 -print_final_stats=1 \
         -artifact_prefix="$ARTIFACTS/$t-" "$corpus" >"$log" 2>&1
     rc=$?

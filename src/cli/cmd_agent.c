@@ -25,6 +25,8 @@
 
 /* ---- Shared helpers -------------------------------------------------- */
 
+static void vline(const char *fmt, va_list ap) __attribute__((format(printf, 1, 0)));
+
 static void
 vline(const char *fmt, va_list ap)
 {

@@ -495,10 +495,14 @@ reach_action(const struct tg_authz_context *ctx, const struct tg_tool *t,
              struct reach *r)
 {
     const struct tg_endpoint *e;
+    size_t i;
     int named;
 
     memset(r, 0, sizeof(*r));
-    for (e = t->endpoints; e < t->endpoints + t->n_endpoints; e++) {
+    /* Indexing, not pointer arithmetic: a tool may have no endpoints and a
+     * NULL table (NULL + 0 is undefined behaviour in C). */
+    for (i = 0; i < t->n_endpoints; i++) {
+        e = &t->endpoints[i];
         if (e->action != a)
             continue;
         named = grant_names(g, e);
