@@ -13,6 +13,8 @@
 
 #define TG_HTTP_MAX_HEADERS_SIZE 16384
 #define TG_HTTP_MAX_BODY_SIZE 65536
+/* Cap on a response body a handler builds (tg_http_response_init). */
+#define TG_HTTP_MAX_RESPONSE_SIZE (8u * 1024 * 1024)
 
 struct tg_http_request; /* opaque: accessors below */
 
@@ -34,13 +36,32 @@ const char *tg_http_base_url(const struct tg_http_request *r);
 /* DER of the client certificate presented on this TLS connection and
  * verified against the listener's client CA (or accepted self-signed when the
  * listener allows it: the caller then matches it against a registered one),
- * or taken from a trusted proxy's header. Empty slice when none. */
+ * or taken from a trusted proxy's header (from a trusted proxy, only from
+ * the header). Empty slice when none. */
 struct tg_slice tg_http_client_cert(const struct tg_http_request *r);
 /* 1 when the client certificate chained to the listener's CA bundle. */
 int tg_http_client_cert_verified(const struct tg_http_request *r);
 
+/* A request built from parts, for testing handlers without a socket. The
+ * strings and the body are copied; `headers` is NULL or a NULL-terminated
+ * list of name, value pairs. The client certificate headers of a proxy are
+ * dropped here too (pass the certificate itself in client_cert). */
+struct tg_http_request_spec {
+    const char *method, *path, *query;
+    const char *const *headers;
+    struct tg_slice body;
+    const char *peer;          /* NULL: "127.0.0.1" */
+    int tls;
+    const char *base_url;      /* NULL: "http://127.0.0.1" */
+    struct tg_slice client_cert; /* DER */
+    int client_cert_verified;
+};
+enum tg_err tg_http_request_new(const struct tg_http_request_spec *spec,
+                                struct tg_http_request **out) TG_MUST_CHECK;
+void tg_http_request_free(struct tg_http_request *r);
+
 struct tg_http_response {
-    int status;
+    int status;                /* 200..599; left 0 (or invalid): the client gets a 500 */
     struct tg_buf body;
     /* Up to 16 extra headers; names and values are copied. */
     size_t n_headers;
@@ -49,13 +70,27 @@ struct tg_http_response {
     } headers[16];
 };
 
+/* The server initialises and resets the response around each handler; these
+ * are for code that builds one outside the server (tests). */
+void tg_http_response_init(struct tg_http_response *res);
+void tg_http_response_reset(struct tg_http_response *res);
+/* Sets a header, replacing any earlier one of that name (so a handler can
+ * override the Content-Type or Cache-Control tg_http_response_json set; put
+ * several challenges in one WWW-Authenticate). Names must be RFC 9110
+ * tokens, values may not hold CR, LF or other controls; the framing and
+ * hop-by-hop headers (Content-Length, Transfer-Encoding, Connection,
+ * Keep-Alive, Upgrade, Trailer) are the server's and are refused. */
 enum tg_err tg_http_response_header(struct tg_http_response *res, const char *name,
                                     const char *value) TG_MUST_CHECK;
-/* Set status, Content-Type: application/json, Cache-Control: no-store and the body. */
+/* Set status (200..599), Content-Type: application/json, Cache-Control:
+ * no-store and the body (replacing any earlier body). */
 enum tg_err tg_http_response_json(struct tg_http_response *res, int status,
                                   const char *json_text) TG_MUST_CHECK;
 /* {"error": ..., "error_description": ...} with the status from the error
- * table; `oauth_error` overrides the table's RFC string when not NULL. */
+ * table; `oauth_error` overrides the table's RFC string when not NULL (when
+ * both are NULL: "invalid_request" for 4xx, "server_error" for 5xx);
+ * `description` NULL: the table's client-safe one. The thread's
+ * tg_err_detail() goes to the debug log, never into the response. */
 enum tg_err tg_http_response_error(struct tg_http_response *res, enum tg_err err,
                                    const char *oauth_error, const char *description) TG_MUST_CHECK;
 
@@ -66,10 +101,18 @@ struct tg_http_router;
 struct tg_http_router *tg_http_router_new(void);
 void tg_http_router_free(struct tg_http_router *r);
 /* Exact path match; method NULL matches any (the handler checks). A path
- * ending in "/*" matches that prefix. Unknown path: 404 JSON error; known
- * path, other method: 405 with Allow. */
+ * ending in "/" followed by a star matches that prefix (the longest one
+ * wins; an exact route beats a prefix). Unknown path: 404 JSON error;
+ * known path, other method: 405 with Allow. TG_ERR_CONFLICT for a
+ * (method, path) registered twice. */
 enum tg_err tg_http_route(struct tg_http_router *r, const char *method, const char *path,
                           tg_http_handler fn, void *ctx) TG_MUST_CHECK;
+/* Route one request as the server does (404, 405 with Allow, HEAD served by
+ * the GET handler, paths with dot segments refused with 400). The router is
+ * read-only here, so workers share it: register every route before the
+ * server starts. */
+void tg_http_router_dispatch(const struct tg_http_router *r, const struct tg_http_request *req,
+                             struct tg_http_response *res);
 
 enum tg_http_client_cert_mode {
     TG_HTTP_CERT_NONE = 0,     /* do not ask */
@@ -83,7 +126,15 @@ struct tg_http_listener {
     const char *cert_file, *key_file;   /* server certificate (TLS) */
     const char *client_ca_file;         /* CA bundle for client certificates, or NULL */
     enum tg_http_client_cert_mode client_cert;
-    int accept_self_signed;    /* keep unverifiable client certs for self_signed_tls_client_auth */
+    /* Keep client certificates that do not chain to client_ca_file (reported
+     * unverified) for self_signed_tls_client_auth, on the TLS handshake and
+     * from a trusted proxy's header; without it they are refused (TLS) or
+     * dropped (header). */
+    int accept_self_signed;
+    /* The base URL clients use to reach this listener ("https://as.example.com"),
+     * when it is not scheme://addr:port (a wildcard address, a proxy in front);
+     * NULL: built from addr and the bound port. */
+    const char *base_url;
 };
 
 struct tg_http_config {
@@ -91,20 +142,36 @@ struct tg_http_config {
     size_t n_listeners;
     int workers;               /* 0 = one per core */
     int read_timeout_s, write_timeout_s; /* 0 = 30 */
-    size_t max_headers_size, max_body_size; /* 0 = defaults above */
-    const char *const *trusted_proxies; /* NULL-terminated addresses allowed to pass a client cert header */
+    /* 0 = defaults above. Over the limit: a JSON 431 / 413. Over twice the
+     * limit libevent 2.1 answers itself (413 or 400, with its own small
+     * HTML body) before any callback can run. */
+    size_t max_headers_size, max_body_size;
+    /* NULL-terminated addresses ("127.0.0.1", "::1") or CIDR ranges
+     * ("10.0.0.0/8") of TLS-terminating proxies allowed to pass the client
+     * certificate in X-SSL-Client-Cert (nginx $ssl_client_escaped_cert) or
+     * X-Forwarded-Client-Cert (Envoy XFCC, Cert="..."). From such a peer the
+     * client certificate comes from the header only; from any other peer the
+     * headers are ignored. Handlers never see either header. */
+    const char *const *trusted_proxies;
 };
 
 struct tg_http_server;
-/* Binds every listener (plain HTTP is refused on non-loopback addresses). */
+/* Checks every listener, then binds them (TG_ERR_CONFIG for plain HTTP on a
+ * non-loopback address, client certificates without TLS, unreadable TLS
+ * files, a bad trusted proxy, a failed bind). The router must outlive it. */
 enum tg_err tg_http_server_new(const struct tg_http_config *cfg, struct tg_http_router *router,
                                struct tg_http_server **out) TG_MUST_CHECK;
-/* The port a listener actually bound (after port 0). */
+/* The port a listener actually bound (after port 0), or -1. */
 int tg_http_server_port(const struct tg_http_server *s, size_t listener);
-/* Serve until tg_http_server_stop (or SIGTERM/SIGINT when `signals`). */
+/* Serve until tg_http_server_stop (or SIGTERM/SIGINT when `signals`), once
+ * per server. Ignores SIGPIPE for the process. Returns after the workers
+ * have finished and the listening sockets are closed. */
 enum tg_err tg_http_server_run(struct tg_http_server *s, int signals) TG_MUST_CHECK;
-/* Thread-safe; in-flight requests finish, then run returns. */
+/* From any thread (not a signal handler), also before run: stop accepting;
+ * responses whose handler ran are written (up to write_timeout), idle and
+ * half-read connections are closed, then run returns. */
 void tg_http_server_stop(struct tg_http_server *s);
+/* NULL is fine; not while run is running. */
 void tg_http_server_free(struct tg_http_server *s);
 
 #endif

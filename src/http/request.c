@@ -1,0 +1,202 @@
+/* Request accessors, and requests built from parts for handler tests. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <event2/http.h>
+
+#include "http/internal.h"
+
+const char *
+tg_http_method(const struct tg_http_request *r)
+{
+    return r->method;
+}
+
+const char *
+tg_http_path(const struct tg_http_request *r)
+{
+    return r->path;
+}
+
+const char *
+tg_http_query(const struct tg_http_request *r)
+{
+    return r->query;
+}
+
+const char *
+tg_http_header(const struct tg_http_request *r, const char *name)
+{
+    if (r->headers == NULL || name == NULL)
+        return NULL;
+    return evhttp_find_header(r->headers, name);
+}
+
+size_t
+tg_http_header_count(const struct tg_http_request *r, const char *name)
+{
+    const struct evkeyval *kv;
+    size_t n = 0;
+
+    if (r->headers == NULL || name == NULL)
+        return 0;
+    for (kv = r->headers->tqh_first; kv != NULL; kv = kv->next.tqe_next) {
+        if (strcasecmp(kv->key, name) == 0)
+            n++;
+    }
+    return n;
+}
+
+struct tg_slice
+tg_http_body(const struct tg_http_request *r)
+{
+    return r->body;
+}
+
+const char *
+tg_http_peer(const struct tg_http_request *r)
+{
+    return r->peer;
+}
+
+int
+tg_http_is_tls(const struct tg_http_request *r)
+{
+    return r->tls;
+}
+
+const char *
+tg_http_base_url(const struct tg_http_request *r)
+{
+    return r->base_url;
+}
+
+struct tg_slice
+tg_http_client_cert(const struct tg_http_request *r)
+{
+    return tg_slice(r->cert.p, r->cert.len);
+}
+
+int
+tg_http_client_cert_verified(const struct tg_http_request *r)
+{
+    return r->cert.len > 0 && r->cert_verified;
+}
+
+void
+tg_http_strip_proxy_headers(struct evkeyvalq *headers)
+{
+    while (evhttp_remove_header(headers, TG_HTTP_HDR_NGINX_CERT) == 0)
+        ;
+    while (evhttp_remove_header(headers, TG_HTTP_HDR_XFCC) == 0)
+        ;
+}
+
+int
+tg_http_is_token(const char *s)
+{
+    /* RFC 9110 §5.6.2: tchar */
+    static const char extra[] = "!#$%&'*+-.^_`|~";
+    const char *p;
+
+    if (s == NULL || *s == '\0')
+        return 0;
+    for (p = s; *p != '\0'; p++) {
+        char c = *p;
+
+        if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9'))
+            continue;
+        if (strchr(extra, c) == NULL)
+            return 0;
+    }
+    return 1;
+}
+
+static char *
+dup_or_null(const char *s, int *fail)
+{
+    char *d;
+
+    if (s == NULL)
+        return NULL;
+    d = strdup(s);
+    if (d == NULL)
+        *fail = 1;
+    return d;
+}
+
+enum tg_err
+tg_http_request_new(const struct tg_http_request_spec *spec, struct tg_http_request **out)
+{
+    enum tg_err rv = TG_OK;
+    struct tg_http_request *r = NULL;
+    const char *const *h;
+    int fail = 0;
+
+    *out = NULL;
+    TG_CHECK(spec != NULL && spec->method != NULL && spec->path != NULL, TG_ERR_INVALID_ARG,
+             "request needs a method and a path");
+    TG_CHECK(spec->body.len == 0 || spec->body.p != NULL, TG_ERR_INVALID_ARG, "body");
+    r = calloc(1, sizeof(*r));
+    TG_CHECK(r != NULL, TG_ERR_NOMEM, "request");
+    r->own_headers.tqh_first = NULL;
+    r->own_headers.tqh_last = &r->own_headers.tqh_first;
+    r->headers = &r->own_headers;
+    tg_buf_init(&r->cert, TG_HTTP_CERT_MAX);
+
+    r->own_method = dup_or_null(spec->method, &fail);
+    r->own_path = dup_or_null(spec->path, &fail);
+    r->own_query = dup_or_null(spec->query, &fail);
+    r->own_base_url = dup_or_null(spec->base_url != NULL ? spec->base_url : "http://127.0.0.1",
+                                  &fail);
+    TG_CHECK(!fail, TG_ERR_NOMEM, "request strings");
+    r->method = r->own_method;
+    r->path = r->own_path;
+    r->query = r->own_query;
+    r->base_url = r->own_base_url;
+
+    if (spec->body.len > 0) {
+        r->own_body = malloc(spec->body.len);
+        TG_CHECK(r->own_body != NULL, TG_ERR_NOMEM, "body");
+        memcpy(r->own_body, spec->body.p, spec->body.len);
+    }
+    r->body = tg_slice(r->own_body != NULL ? r->own_body : (const uint8_t *)"", spec->body.len);
+
+    for (h = spec->headers; h != NULL && h[0] != NULL; h += 2) {
+        TG_CHECK(h[1] != NULL, TG_ERR_INVALID_ARG, "header %s without a value", h[0]);
+        TG_CHECK(tg_http_is_token(h[0]), TG_ERR_INVALID_ARG, "bad header name");
+        TG_CHECK(evhttp_add_header(r->headers, h[0], h[1]) == 0, TG_ERR_INVALID_ARG,
+                 "bad header %s", h[0]);
+    }
+    tg_http_strip_proxy_headers(r->headers);
+
+    snprintf(r->peer, sizeof(r->peer), "%s", spec->peer != NULL ? spec->peer : "127.0.0.1");
+    r->tls = spec->tls != 0;
+    if (spec->client_cert.len > 0) {
+        TG_CHECK(spec->client_cert.p != NULL, TG_ERR_INVALID_ARG, "client_cert");
+        TG_TRY(tg_buf_append(&r->cert, spec->client_cert.p, spec->client_cert.len));
+        r->cert_verified = spec->client_cert_verified != 0;
+    }
+    *out = r;
+    r = NULL;
+out:
+    tg_http_request_free(r);
+    return rv;
+}
+
+void
+tg_http_request_free(struct tg_http_request *r)
+{
+    if (r == NULL)
+        return;
+    evhttp_clear_headers(&r->own_headers);
+    tg_buf_reset(&r->cert);
+    free(r->own_method);
+    free(r->own_path);
+    free(r->own_query);
+    free(r->own_base_url);
+    free(r->own_body);
+    free(r);
+}
