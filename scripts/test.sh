@@ -57,6 +57,8 @@ suite "cli" tests/cli/test_cli.sh build/default/tollgate
 [ -x tests/cli/test_admin.sh ] && suite "cli admin" tests/cli/test_admin.sh build/default/tollgate
 suite "integration: authorization server (default)" /usr/bin/python3 tests/integration/test_as.py build/default/tollgate
 suite "integration: authorization server (asan)" /usr/bin/python3 tests/integration/test_as.py build/asan/tollgate
+suite "integration: client authentication (default)" /usr/bin/python3 tests/integration/test_as_auth.py build/default/tollgate
+suite "integration: client authentication (asan)" /usr/bin/python3 tests/integration/test_as_auth.py build/asan/tollgate
 suite "interop oauth4webapi + jose (node)" tests/interop/node/run.sh build/default/tollgate
 suite "interop jwcrypto (default)" /usr/bin/python3 tests/interop/jwcrypto_interop.py build/default
 suite "interop jwcrypto (asan)" /usr/bin/python3 tests/interop/jwcrypto_interop.py build/asan

@@ -33,6 +33,7 @@ struct serve_opts {
     int dev;
     const char *listen, *tls_listen;
     const char *tls_cert, *tls_key, *client_ca;
+    const char *spiffe_bundle, *spiffe_jwks; /* X.509 bundle (PEM), JWT bundle (JWKS file) */
     const char *trusted_proxies[9];
     size_t n_proxies;
     int workers;
@@ -48,7 +49,8 @@ usage(void)
             "                      [--tls-listen ADDR:PORT --tls-cert PEM --tls-key PEM"
             " [--client-ca PEM]]\n"
             "                      [--master-key FILE] [--workers N] [--token-lifetime S]\n"
-            "                      [--dpop-nonce] [--rotate-keys-every S] [--trusted-proxy ADDR]...\n");
+            "                      [--dpop-nonce] [--rotate-keys-every S] [--trusted-proxy ADDR]...\n"
+            "                      [--spiffe-bundle PEM] [--spiffe-jwks JWKS-FILE]\n");
     return 2;
 }
 
@@ -372,6 +374,10 @@ parse_opts(int argc, char **argv, struct serve_opts *o)
             o->tls_key = v, i++;
         } else if (strcmp(a, "--client-ca") == 0) {
             o->client_ca = v, i++;
+        } else if (strcmp(a, "--spiffe-bundle") == 0) {
+            o->spiffe_bundle = v, i++;
+        } else if (strcmp(a, "--spiffe-jwks") == 0) {
+            o->spiffe_jwks = v, i++;
         } else if (strcmp(a, "--workers") == 0) {
             o->workers = (int)strtol(v, NULL, 10), i++;
         } else if (strcmp(a, "--token-lifetime") == 0) {
@@ -422,6 +428,7 @@ tg_cmd_serve(int argc, char **argv)
     struct rotator rot = {0};
     pthread_t rot_thread;
     int rot_started = 0, status = 1;
+    char *spiffe_jwks = NULL;
     char issuer[256], mtls_base[256], secret[TG_SECRET_LEN + 1] = "", srv_cert[4096],
         srv_key[4096], ca[4096];
     enum tg_err rv = TG_OK;
@@ -493,7 +500,14 @@ tg_cmd_serve(int argc, char **argv)
     ac.mtls_base = mtls_base[0] ? mtls_base : NULL;
     ac.token_lifetime = o.token_lifetime;
     ac.dpop_require_nonce = o.dpop_nonce;
-    ac.spiffe_bundle = o.client_ca;
+    ac.spiffe_bundle = o.spiffe_bundle ? o.spiffe_bundle : o.client_ca;
+    if (o.spiffe_jwks != NULL) {
+        size_t jlen;
+
+        spiffe_jwks = tg_cli_read_file(o.spiffe_jwks, 1 << 20, &jlen);
+        TG_CHECK(spiffe_jwks != NULL, TG_ERR_CONFIG, "cannot read %s", o.spiffe_jwks);
+        ac.spiffe_jwks = spiffe_jwks;
+    }
     TG_TRY(tg_as_new(&ac, ctx.store, keys, ctx.audit, ctx.secret_key, &as));
     TG_TRY(tg_as_routes(as, router));
     if (o.dev) {
@@ -528,5 +542,6 @@ out:
     tg_keyring_free(keys);
     tg_http_router_free(router);
     tg_cli_close(&ctx);
+    free(spiffe_jwks);
     return status;
 }
