@@ -11,6 +11,7 @@ libssl-dev
 libevent-dev
 libsqlite3-dev
 libyaml-dev
+libcurl4-openssl-dev
 libjansson-dev
 clang libclang-rt-14-dev
 openssl curl
