@@ -6,8 +6,8 @@
  *
  *   verify_cached_jwk  raw: EVP_DigestVerify of the DPoP proof's signing input
  *                      (ECDSA signature already in DER);
- *                      tollgate: tg_jws_parse + tg_jwk_from_json of the header
- *                      "jwk" through a warm tg_jwk_cache + tg_jws_verify.
+ *                      tollgate: tg_jws_parse_cached + tg_jws_header_jwk with
+ *                      warm header and key caches + tg_jws_verify.
  *   verify_kid         raw: the same for an access token;
  *                      tollgate: tg_jws_parse + tg_jws_verify with a key
  *                      parsed beforehand (looked up by kid).
@@ -60,6 +60,7 @@ struct bcase {
     struct tg_jwk signer;       /* private */
     struct tg_jwk verifier;     /* public, parsed once from its JWK */
     struct tg_jwk_cache *cache;
+    struct tg_jws_header_cache *hcache; /* as the DPoP and token verifiers use it */
     json_t *hdr_kid;            /* {"typ":"at+jwt","kid":...} */
     char *payload_at;           /* access token claims */
     struct tg_buf tok_dpop, tok_kid, out;
@@ -177,8 +178,9 @@ op_raw_sign(struct bcase *c)
 
 /* ---- the Tollgate side ---- */
 
-/* The DPoP case: the key travels in the header; the cache spares building
- * an OpenSSL key for a thumbprint seen before. */
+/* The DPoP case: the key travels in the header. Warm caches, as in the
+ * server: the protected-header cache (the same header on every proof) and
+ * the key cache behind it. */
 static int
 op_tg_verify_cached_jwk(struct bcase *c)
 {
@@ -186,9 +188,10 @@ op_tg_verify_cached_jwk(struct bcase *c)
     struct tg_jwk jwk;
     int ok = 0;
 
-    if (tg_jws_parse(tg_slice(c->tok_dpop.p, c->tok_dpop.len), NULL, &jws) != TG_OK)
+    if (tg_jws_parse_cached(tg_slice(c->tok_dpop.p, c->tok_dpop.len), NULL, c->hcache, &jws) !=
+        TG_OK)
         return 0;
-    if (jws.jwk != NULL && tg_jwk_from_json(jws.jwk, TG_JWK_PUBLIC_ONLY, c->cache, &jwk) == TG_OK) {
+    if (jws.jwk != NULL && tg_jws_header_jwk(&jws, c->cache, &jwk) == TG_OK) {
         ok = tg_jws_verify(&jws, &jwk) == TG_OK;
         tg_jwk_reset(&jwk);
     }
@@ -370,7 +373,8 @@ setup(struct bcase *c)
     raw_sig_of(c, &c->tok_kid, c->sig_kid, &c->sig_kid_len);
 
     c->cache = tg_jwk_cache_new(1024);
-    if (c->cache == NULL)
+    c->hcache = tg_jws_header_cache_new(1024);
+    if (c->cache == NULL || c->hcache == NULL)
         die("cache", c);
     /* Every path must succeed before it is timed; this also warms the cache. */
     if (!op_raw_verify_dpop(c) || !op_raw_verify_kid(c) || !op_raw_sign(c))
@@ -393,6 +397,7 @@ teardown(struct bcase *c)
     tg_jwk_reset(&c->signer);
     tg_jwk_reset(&c->verifier);
     tg_jwk_cache_free(c->cache);
+    tg_jws_header_cache_free(c->hcache);
     json_decref(c->hdr_kid);
     free(c->payload_at);
     tg_buf_reset(&c->tok_dpop);

@@ -1,8 +1,10 @@
 #include "jose/jws.h"
 
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "crypto/crypto.h"
 #include "jose/b64url.h"
 
 /* Header parameters registered by RFC 7515 §4.1 and RFC 7518; these may not
@@ -75,8 +77,207 @@ opt_header_str(const json_t *header, const char *name, const char **out)
     return TG_OK;
 }
 
+/* ---- protected-header cache ------------------------------------------- */
+
+#define HC_MAX_SEGMENT 2048
+#define HC_NIL UINT32_MAX
+
+struct hc_entry {
+    uint64_t hash;
+    char *seg;           /* the header segment, exactly as received */
+    size_t seg_len;
+    json_t *header;      /* immutable once here */
+    enum tg_jws_alg alg;
+    struct tg_jwk jwk;   /* parsed public-only "jwk", key NULL when absent or invalid */
+    uint32_t next;
+    uint8_t referenced, used;
+};
+
+struct tg_jws_header_cache {
+    pthread_mutex_t lock; /* guards everything below; never held across crypto */
+    struct hc_entry *e;
+    uint32_t *buckets, nbuckets, cap, n, hand;
+    uint64_t seed;
+};
+
+struct tg_jws_header_cache *
+tg_jws_header_cache_new(size_t capacity)
+{
+    struct tg_jws_header_cache *c;
+    uint32_t i;
+
+    if (capacity == 0 || capacity > (1u << 20))
+        return NULL;
+    c = calloc(1, sizeof(*c));
+    if (c == NULL)
+        return NULL;
+    c->cap = (uint32_t)capacity;
+    c->nbuckets = 1;
+    while (c->nbuckets < 2 * c->cap)
+        c->nbuckets <<= 1;
+    c->e = calloc(c->cap, sizeof(*c->e));
+    c->buckets = malloc(c->nbuckets * sizeof(*c->buckets));
+    if (c->e == NULL || c->buckets == NULL || tg_random(&c->seed, sizeof(c->seed)) != TG_OK ||
+        pthread_mutex_init(&c->lock, NULL) != 0) {
+        free(c->e);
+        free(c->buckets);
+        free(c);
+        return NULL;
+    }
+    for (i = 0; i < c->nbuckets; i++)
+        c->buckets[i] = HC_NIL;
+    return c;
+}
+
+static void
+hc_entry_clear(struct hc_entry *e)
+{
+    free(e->seg);
+    json_decref(e->header);
+    tg_jwk_reset(&e->jwk);
+    e->seg = NULL;
+    e->header = NULL;
+    e->used = 0;
+}
+
+void
+tg_jws_header_cache_free(struct tg_jws_header_cache *c)
+{
+    uint32_t i;
+
+    if (c == NULL)
+        return;
+    for (i = 0; i < c->cap; i++)
+        if (c->e[i].used)
+            hc_entry_clear(&c->e[i]);
+    pthread_mutex_destroy(&c->lock);
+    free(c->e);
+    free(c->buckets);
+    free(c);
+}
+
+/* FNV-1a with a per-cache random seed: an attacker cannot aim collisions,
+ * and a collision only costs a comparison (full bytes are compared). */
+static uint64_t
+hc_hash(const struct tg_jws_header_cache *c, struct tg_slice s)
+{
+    uint64_t h = 1469598103934665603ULL ^ c->seed;
+    size_t i;
+
+    for (i = 0; i < s.len; i++) {
+        h ^= s.p[i];
+        h *= 1099511628211ULL;
+    }
+    return h;
+}
+
+static uint32_t
+hc_find(const struct tg_jws_header_cache *c, uint64_t h, struct tg_slice s)
+{
+    uint32_t i;
+
+    for (i = c->buckets[h & (c->nbuckets - 1)]; i != HC_NIL; i = c->e[i].next)
+        if (c->e[i].hash == h && c->e[i].seg_len == s.len && memcmp(c->e[i].seg, s.p, s.len) == 0)
+            return i;
+    return HC_NIL;
+}
+
+/* On a hit, fill `out` from the entry (references, not copies). */
+static int
+hc_get(struct tg_jws_header_cache *c, struct tg_slice seg, struct tg_jws *out)
+{
+    uint64_t h = hc_hash(c, seg);
+    uint32_t i;
+    int hit = 0;
+
+    pthread_mutex_lock(&c->lock);
+    i = hc_find(c, h, seg);
+    if (i != HC_NIL) {
+        struct hc_entry *e = &c->e[i];
+
+        e->referenced = 1;
+        out->header = json_incref(e->header);
+        out->alg = e->alg;
+        if (e->jwk.key != NULL) {
+            out->hdr_jwk.key = tg_key_ref(e->jwk.key);
+            out->hdr_jwk.type = e->jwk.type;
+            out->hdr_jwk.alg = e->jwk.alg;
+            memcpy(out->hdr_jwk.thumbprint, e->jwk.thumbprint, sizeof(e->jwk.thumbprint));
+        }
+        hit = 1;
+    }
+    pthread_mutex_unlock(&c->lock);
+    return hit;
+}
+
+static void
+hc_unlink(struct tg_jws_header_cache *c, uint32_t v)
+{
+    uint32_t *pp = &c->buckets[c->e[v].hash & (c->nbuckets - 1)];
+
+    while (*pp != v)
+        pp = &c->e[*pp].next;
+    *pp = c->e[v].next;
+}
+
+static void
+hc_put(struct tg_jws_header_cache *c, struct tg_slice seg, const struct tg_jws *parsed)
+{
+    struct hc_entry fresh;
+    uint64_t h = hc_hash(c, seg);
+    uint32_t i;
+
+    /* Parse the "jwk" outside the lock: building a key costs tens of µs. */
+    memset(&fresh, 0, sizeof(fresh));
+    if (parsed->jwk != NULL &&
+        tg_jwk_from_json(parsed->jwk, TG_JWK_PUBLIC_ONLY, NULL, &fresh.jwk) != TG_OK)
+        memset(&fresh.jwk, 0, sizeof(fresh.jwk));
+    free(fresh.jwk.kid);
+    fresh.jwk.kid = NULL;
+    fresh.seg = malloc(seg.len);
+    if (fresh.seg == NULL) {
+        tg_jwk_reset(&fresh.jwk);
+        return;
+    }
+    memcpy(fresh.seg, seg.p, seg.len);
+    fresh.seg_len = seg.len;
+    fresh.hash = h;
+    fresh.header = json_incref(parsed->header);
+    fresh.alg = parsed->alg;
+    fresh.used = 1;
+    pthread_mutex_lock(&c->lock);
+    if (hc_find(c, h, seg) != HC_NIL) {
+        pthread_mutex_unlock(&c->lock);
+        hc_entry_clear(&fresh);
+        return;
+    }
+    if (c->n < c->cap) {
+        i = c->n++;
+    } else {
+        for (;;) { /* CLOCK */
+            i = c->hand;
+            c->hand = (c->hand + 1) % c->cap;
+            if (!c->e[i].referenced)
+                break;
+            c->e[i].referenced = 0;
+        }
+        hc_unlink(c, i);
+        /* Freed under the lock, but the entry's objects are reference
+         * counted: readers holding them keep them alive. */
+        hc_entry_clear(&c->e[i]);
+    }
+    c->e[i] = fresh;
+    c->e[i].next = c->buckets[h & (c->nbuckets - 1)];
+    c->buckets[h & (c->nbuckets - 1)] = i;
+    pthread_mutex_unlock(&c->lock);
+}
+
+/* The header's string members, from an already-validated header. */
+static enum tg_err header_fields(struct tg_jws *out);
+
 static enum tg_err
-parse_header(struct tg_slice b64, const struct tg_jws_opts *opts, struct tg_jws *out)
+parse_header(struct tg_slice b64, const struct tg_jws_opts *opts,
+             struct tg_jws_header_cache *cache, struct tg_jws *out)
 {
     uint8_t stackbuf[2048], *raw = stackbuf;
     size_t rawlen = 0, need = tg_b64url_decoded_max(b64.len);
@@ -87,6 +288,13 @@ parse_header(struct tg_slice b64, const struct tg_jws_opts *opts, struct tg_jws 
     enum tg_err rv = TG_OK;
 
     TG_CHECK(need <= TG_JWS_MAX_HEADER, TG_ERR_TOO_LARGE, "JWS header too large");
+    if (cache != NULL && b64.len <= HC_MAX_SEGMENT && hc_get(cache, b64, out)) {
+        /* Everything but the caller's alg list was checked when it went in. */
+        TG_CHECK(algs & TG_JWS_ALG_BIT(out->alg), TG_ERR_JWS_ALG_NOT_ALLOWED,
+                 "alg not allowed");
+        TG_TRY(header_fields(out));
+        goto out;
+    }
     if (need > sizeof(stackbuf)) {
         raw = malloc(need);
         TG_CHECK(raw != NULL, TG_ERR_NOMEM, "header buffer");
@@ -107,19 +315,50 @@ parse_header(struct tg_slice b64, const struct tg_jws_opts *opts, struct tg_jws 
      * implement it, so "b64" other than true is refused. */
     b64v = json_object_get(out->header, "b64");
     TG_CHECK(b64v == NULL || json_is_true(b64v), TG_ERR_JWS_HEADER, "b64 header not supported");
-    TG_TRY(opt_header_str(out->header, "typ", &out->typ));
-    TG_TRY(opt_header_str(out->header, "kid", &out->kid));
-    out->jwk = json_object_get(out->header, "jwk");
-    TG_CHECK(out->jwk == NULL || json_is_object(out->jwk), TG_ERR_JWS_HEADER,
-             "jwk header not an object");
+    TG_TRY(header_fields(out));
+    if (cache != NULL && b64.len <= HC_MAX_SEGMENT && json_object_get(out->header, "crit") == NULL)
+        hc_put(cache, b64, out);
 out:
     if (raw != stackbuf)
         free(raw);
     return rv;
 }
 
+static enum tg_err
+header_fields(struct tg_jws *out)
+{
+    TG_GUARD(opt_header_str(out->header, "typ", &out->typ));
+    TG_GUARD(opt_header_str(out->header, "kid", &out->kid));
+    out->jwk = json_object_get(out->header, "jwk");
+    TG_ENSURE(out->jwk == NULL || json_is_object(out->jwk), TG_ERR_JWS_HEADER,
+              "jwk header not an object");
+    return TG_OK;
+}
+
+enum tg_err
+tg_jws_header_jwk(const struct tg_jws *jws, struct tg_jwk_cache *keys, struct tg_jwk *out)
+{
+    memset(out, 0, sizeof(*out));
+    TG_ENSURE(jws->jwk != NULL, TG_ERR_JWS_HEADER, "no jwk header");
+    if (jws->hdr_jwk.key != NULL) {
+        out->key = tg_key_ref(jws->hdr_jwk.key);
+        out->type = jws->hdr_jwk.type;
+        out->alg = jws->hdr_jwk.alg;
+        memcpy(out->thumbprint, jws->hdr_jwk.thumbprint, sizeof(out->thumbprint));
+        return TG_OK;
+    }
+    return tg_jwk_from_json(jws->jwk, TG_JWK_PUBLIC_ONLY, keys, out);
+}
+
 enum tg_err
 tg_jws_parse(struct tg_slice c, const struct tg_jws_opts *opts, struct tg_jws *out)
+{
+    return tg_jws_parse_cached(c, opts, NULL, out);
+}
+
+enum tg_err
+tg_jws_parse_cached(struct tg_slice c, const struct tg_jws_opts *opts,
+                    struct tg_jws_header_cache *cache, struct tg_jws *out)
 {
     static const struct tg_jws_opts defaults = {0, NULL, 0};
     enum tg_err rv = TG_OK;
@@ -143,7 +382,7 @@ tg_jws_parse(struct tg_slice c, const struct tg_jws_opts *opts, struct tg_jws *o
     p = tg_slice(d1 + 1, (size_t)(d2 - d1 - 1));
     s = tg_slice(d2 + 1, (size_t)(c.p + c.len - d2 - 1));
     TG_CHECK(h.len > 0, TG_ERR_JWS_MALFORMED, "empty header");
-    TG_TRY(parse_header(h, opts, out));
+    TG_TRY(parse_header(h, opts, cache, out));
     /* An empty signature is what alg none produces; every alg we accept
      * has a signature. */
     TG_CHECK(s.len > 0, TG_ERR_JWS_SIG_LENGTH, "empty signature");
@@ -180,6 +419,7 @@ void
 tg_jws_reset(struct tg_jws *jws)
 {
     json_decref(jws->header);
+    tg_jwk_reset(&jws->hdr_jwk);
     free(jws->payload);
     jws->header = NULL;
     jws->payload = NULL;

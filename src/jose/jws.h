@@ -30,10 +30,30 @@ struct tg_jws {
     size_t sig_len;
     const char *typ, *kid;        /* into header, or NULL */
     const json_t *jwk;            /* header "jwk" object, or NULL */
+    struct tg_jwk hdr_jwk;        /* the "jwk" already parsed (public only) when the
+                                     header came from a header cache; key NULL otherwise */
 };
+
+/* A bounded, thread-safe cache of parsed protected headers, keyed by the
+ * exact bytes of the header segment. A DPoP client sends the same header
+ * (typ, alg, jwk) with every proof, and an issuer the same {alg,typ,kid}
+ * with every token: a hit skips base64url, JSON and the JWK's thumbprint.
+ * Cached headers are immutable and shared (jansson reference counts are
+ * atomic); headers with "crit" are never cached. */
+struct tg_jws_header_cache;
+struct tg_jws_header_cache *tg_jws_header_cache_new(size_t capacity);
+void tg_jws_header_cache_free(struct tg_jws_header_cache *c);
 
 enum tg_err tg_jws_parse(struct tg_slice compact, const struct tg_jws_opts *opts,
                          struct tg_jws *out) TG_MUST_CHECK;
+/* tg_jws_parse with a header cache (may be NULL). */
+enum tg_err tg_jws_parse_cached(struct tg_slice compact, const struct tg_jws_opts *opts,
+                                struct tg_jws_header_cache *cache,
+                                struct tg_jws *out) TG_MUST_CHECK;
+/* The key in the "jwk" header, public members only (RFC 9449 §4.2): from the
+ * header cache when it has it, else parsed now (via `keys`, may be NULL). */
+enum tg_err tg_jws_header_jwk(const struct tg_jws *jws, struct tg_jwk_cache *keys,
+                              struct tg_jwk *out) TG_MUST_CHECK;
 enum tg_err tg_jws_verify(const struct tg_jws *jws, const struct tg_jwk *jwk) TG_MUST_CHECK;
 void tg_jws_reset(struct tg_jws *jws);
 

@@ -10,11 +10,18 @@
 enum tg_err
 tg_jwt_parse(struct tg_slice compact, const struct tg_jws_opts *opts, struct tg_jwt *out)
 {
+    return tg_jwt_parse_cached(compact, opts, NULL, out);
+}
+
+enum tg_err
+tg_jwt_parse_cached(struct tg_slice compact, const struct tg_jws_opts *opts,
+                    struct tg_jws_header_cache *cache, struct tg_jwt *out)
+{
     json_error_t jerr;
     enum tg_err rv = TG_OK;
 
     memset(out, 0, sizeof(*out));
-    TG_TRY(tg_jws_parse(compact, opts, &out->jws));
+    TG_TRY(tg_jws_parse_cached(compact, opts, cache, &out->jws));
     out->claims = json_loadb((const char *)out->jws.payload, out->jws.payload_len,
                              JSON_REJECT_DUPLICATES, &jerr);
     TG_CHECK(out->claims != NULL, TG_ERR_JSON_MALFORMED, "claims JSON: %s", jerr.text);

@@ -37,6 +37,10 @@ struct tg_jwt {
 /* Parse the JWS and its claims set (a JSON object, RFC 7519 §7.2 step 10). */
 enum tg_err tg_jwt_parse(struct tg_slice compact, const struct tg_jws_opts *opts,
                          struct tg_jwt *out) TG_MUST_CHECK;
+/* The same with a protected-header cache (may be NULL). */
+enum tg_err tg_jwt_parse_cached(struct tg_slice compact, const struct tg_jws_opts *opts,
+                                struct tg_jws_header_cache *cache,
+                                struct tg_jwt *out) TG_MUST_CHECK;
 /* The "typ" header (RFC 7515 §4.1.9, RFC 8725 §3.11): compared without
  * case, "application/" optional. */
 enum tg_err tg_jwt_check_typ(const struct tg_jwt *jwt, const char *typ) TG_MUST_CHECK;
