@@ -163,6 +163,13 @@ tg_dpop_verify(const struct tg_dpop_config *cfg, const struct tg_dpop_request *r
     CHECK_WHY(e == TG_OK, "DPoP replay check failed");
     memcpy(out->jti, jti, strlen(jti) + 1);
     out->alg = jwt.jws.alg;
+    if (json_object_get(jwt.claims, "content_digest") != NULL) {
+        const char *cd = tg_jwt_claim_str(jwt.claims, "content_digest");
+
+        out->has_content_digest = 1;
+        if (cd != NULL && strlen(cd) <= TG_DPOP_MAX_CONTENT_DIGEST)
+            memcpy(out->content_digest, cd, strlen(cd) + 1);
+    }
 out:
     tg_jwk_reset(&jwk);
     tg_jwt_reset(&jwt);

@@ -14,6 +14,7 @@
 
 #define TG_DPOP_MAX_PROOF 8192
 #define TG_DPOP_NONCE_LEN 43 /* base64url of 32 octets */
+#define TG_DPOP_MAX_CONTENT_DIGEST 160
 
 /* Records a jti until `expires_at`: TG_OK when new, TG_ERR_REPLAY when seen,
  * TG_ERR_CACHE_FULL when it cannot remember it (the proof is then refused). */
@@ -50,6 +51,13 @@ struct tg_dpop_result {
     char jti[129];
     enum tg_jws_alg alg;
     const char *why; /* on failure: a client-safe reason (static string) */
+    /* The proof's content_digest claim (MCP ext-auth DPoP profile: the RFC
+     * 9530 Content-Digest of the request body). has_content_digest is 1
+     * whenever the claim is present; content_digest is then its value, or
+     * empty when it is not a string or does not fit (never equal to a
+     * digest, so the caller refuses). */
+    int has_content_digest;
+    char content_digest[TG_DPOP_MAX_CONTENT_DIGEST + 1];
 };
 
 /* TG_OK, or TG_ERR_OAUTH_INVALID_DPOP_PROOF (detail says which check),
