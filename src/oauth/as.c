@@ -57,11 +57,14 @@ tg_as_new(const struct tg_as_config *cfg, struct tg_store *store, struct tg_keyr
     memcpy(as->secret_key, secret_key, 32);
     as->replay = tg_cache_memory_new(as->cfg.replay_max_entries);
     as->jwk_cache = tg_jwk_cache_new(4096);
-    TG_CHECK(as->replay != NULL && as->jwk_cache != NULL, TG_ERR_NOMEM, "caches");
+    as->hdr_cache = tg_jws_header_cache_new(4096);
+    TG_CHECK(as->replay != NULL && as->jwk_cache != NULL && as->hdr_cache != NULL, TG_ERR_NOMEM,
+             "caches");
     TG_TRY(tg_random(as->nonce_key, sizeof(as->nonce_key)));
     as->dpop.algs = as->cfg.dpop_algs;
     as->dpop.iat_window = as->cfg.dpop_iat_window;
     as->dpop.key_cache = as->jwk_cache;
+    as->dpop.header_cache = as->hdr_cache;
     as->dpop.replay.insert_once = replay_insert;
     as->dpop.replay.arg = as->replay;
     as->dpop.nonce_key = as->cfg.dpop_require_nonce ? as->nonce_key : NULL;
@@ -80,6 +83,7 @@ tg_as_free(struct tg_as *as)
         return;
     tg_cache_free(as->replay);
     tg_jwk_cache_free(as->jwk_cache);
+    tg_jws_header_cache_free(as->hdr_cache);
     free(as->issuer);
     free(as->mtls_base);
     tg_wipe(as->secret_key, sizeof(as->secret_key));

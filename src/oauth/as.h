@@ -41,6 +41,7 @@ struct tg_as {
     struct tg_audit *audit;       /* borrowed */
     struct tg_cache *replay;      /* owned: DPoP jti and client assertion jti */
     struct tg_jwk_cache *jwk_cache; /* owned */
+    struct tg_jws_header_cache *hdr_cache; /* owned */
     uint8_t secret_key[32];       /* HMAC key for client secrets */
     uint8_t nonce_key[32];        /* DPoP nonces */
     struct tg_dpop_config dpop;

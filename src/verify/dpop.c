@@ -91,7 +91,8 @@ tg_dpop_verify(const struct tg_dpop_config *cfg, const struct tg_dpop_request *r
     CHECK_WHY(req->proof != NULL && req->n_proof_headers == 1,
               "exactly one DPoP header is required");
     /* 2. a single well-formed JWT; 5. asymmetric alg we support, not none */
-    e = tg_jwt_parse(tg_slice(req->proof, strlen(req->proof)), &opts, &jwt);
+    e = tg_jwt_parse_cached(tg_slice(req->proof, strlen(req->proof)), &opts, cfg->header_cache,
+                            &jwt);
     if (e == TG_ERR_JWS_ALG_NONE || e == TG_ERR_JWS_ALG_SYMMETRIC || e == TG_ERR_JWS_ALG_UNKNOWN ||
         e == TG_ERR_JWS_ALG_NOT_ALLOWED)
         FAIL_WHY("DPoP proof alg is not supported");
@@ -100,7 +101,7 @@ tg_dpop_verify(const struct tg_dpop_config *cfg, const struct tg_dpop_request *r
     CHECK_WHY(tg_jwt_check_typ(&jwt, "dpop+jwt") == TG_OK, "DPoP proof typ must be dpop+jwt");
     /* 3. + 7. a jwk header holding a public key only */
     CHECK_WHY(jwt.jws.jwk != NULL, "DPoP proof has no jwk header");
-    e = tg_jwk_from_json(jwt.jws.jwk, TG_JWK_PUBLIC_ONLY, cfg->key_cache, &jwk);
+    e = tg_jws_header_jwk(&jwt.jws, cfg->key_cache, &jwk);
     CHECK_WHY(e != TG_ERR_JWK_PRIVATE_MEMBER, "DPoP proof jwk contains a private key");
     CHECK_WHY(e == TG_OK, "DPoP proof jwk is not a usable public key");
     /* 6. the signature verifies with that key */

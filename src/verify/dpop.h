@@ -11,6 +11,7 @@
 #include "core/err.h"
 #include "jose/jwk.h"
 #include "jose/jwk_cache.h"
+#include "jose/jws.h"
 
 #define TG_DPOP_MAX_PROOF 8192
 #define TG_DPOP_NONCE_LEN 43 /* base64url of 32 octets */
@@ -29,6 +30,7 @@ struct tg_dpop_config {
     int64_t iat_window;     /* how old a proof may be, seconds (default 300) */
     int64_t iat_future;     /* how far in the future iat may be, seconds (default 5) */
     struct tg_jwk_cache *key_cache; /* may be NULL */
+    struct tg_jws_header_cache *header_cache; /* may be NULL: a client's proofs share one header */
     struct tg_replay replay;        /* required */
     /* Server nonces (§8, §9): when `nonce_key` is set, proofs must carry a
      * nonce this server issued within `nonce_lifetime` seconds. */

@@ -35,6 +35,7 @@ static int64_t now = 1562262616;
 static const struct tg_clock clock_ = {tg_clock_fixed_now, &now};
 static struct tg_dpop_config cfg;
 static struct tg_jwk key, other;
+static struct tg_jws_header_cache *hcache; /* second pass: through the header cache */
 
 static void
 reset(void)
@@ -42,6 +43,7 @@ reset(void)
     memset(&cfg, 0, sizeof(cfg));
     cfg.replay.insert_once = replay_insert;
     cfg.clock = &clock_;
+    cfg.header_cache = hcache;
     nseen = 0;
     cap_slots = SLOTS;
 }
@@ -408,6 +410,9 @@ main(void)
 {
     key = t_gen(TG_KEY_EC_P256);
     other = t_gen(TG_KEY_EC_P256);
+    for (int pass = 0; pass < 2; pass++) {
+    if (pass == 1)
+        hcache = tg_jws_header_cache_new(16);
     RUN(test_rfc9449_example);
     RUN(test_valid_and_replay);
     RUN(test_htm_htu);
@@ -419,6 +424,8 @@ main(void)
     RUN(test_resource_side_ath_jkt);
     RUN(test_nonce);
     RUN(test_cache_full_refuses);
+    }
+    tg_jws_header_cache_free(hcache);
     tg_jwk_reset(&key);
     tg_jwk_reset(&other);
     return t_report("verify/dpop");
