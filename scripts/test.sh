@@ -59,6 +59,8 @@ suite "integration: authorization server (default)" /usr/bin/python3 tests/integ
 suite "integration: authorization server (asan)" /usr/bin/python3 tests/integration/test_as.py build/asan/tollgate
 suite "integration: client authentication (default)" /usr/bin/python3 tests/integration/test_as_auth.py build/default/tollgate
 suite "integration: client authentication (asan)" /usr/bin/python3 tests/integration/test_as_auth.py build/asan/tollgate
+suite "integration: gateway (default)" /usr/bin/python3 tests/integration/test_gateway.py build/default/tollgate
+suite "integration: gateway (asan)" /usr/bin/python3 tests/integration/test_gateway.py build/asan/tollgate
 suite "interop oauth4webapi + jose (node)" tests/interop/node/run.sh build/default/tollgate
 suite "interop jwcrypto (default)" /usr/bin/python3 tests/interop/jwcrypto_interop.py build/default
 suite "interop jwcrypto (asan)" /usr/bin/python3 tests/interop/jwcrypto_interop.py build/asan

@@ -1,7 +1,10 @@
-/* tollgate serve [--dev]: the daemon. With --dev it makes (when new) a data
- * directory with a dev CA, a server certificate, a demo tenant, two demo
- * agents (client secret; client certificate), a demo tool and grants, writes
- * DIR/dev.json for scripts and tests, and says how to call it. */
+/* tollgate serve [--dev]: the daemon (authorization server and gateway on
+ * the same listeners). With --dev it makes (when new) a data directory with
+ * a dev CA, a server certificate, a demo tenant, two demo agents (client
+ * secret; client certificate), a demo tool served by a built-in echo
+ * upstream (a second small server on 127.0.0.1, port chosen by the kernel)
+ * and grants, writes DIR/dev.json for scripts and tests, and says how to
+ * call it. */
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -19,6 +22,7 @@
 #include "core/log.h"
 #include "core/mem.h"
 #include "crypto/crypto.h"
+#include "gateway/gateway.h"
 #include "http/http.h"
 #include "oauth/as.h"
 #include "oauth/keys.h"
@@ -212,7 +216,7 @@ out:
 }
 
 static enum tg_err
-dev_inventory(struct tg_cli_ctx *ctx, const char *issuer)
+dev_inventory(struct tg_cli_ctx *ctx, const char *issuer, const char *upstream)
 {
     struct tg_agent secret_agent = {0}, mtls_agent = {0};
     struct tg_endpoint eps[3] = {
@@ -251,6 +255,7 @@ dev_inventory(struct tg_cli_ctx *ctx, const char *issuer)
     snprintf(resource, sizeof(resource), "%s/tools/%s", issuer, DEV_TOOL);
     tool.id = DEV_TOOL;
     tool.resource = resource;
+    tool.upstream = (char *)upstream;
     tool.kind = "http";
     tool.endpoints = eps;
     tool.n_endpoints = 3;
@@ -269,7 +274,7 @@ dev_inventory(struct tg_cli_ctx *ctx, const char *issuer)
 
 static enum tg_err
 write_dev_json(struct tg_cli_ctx *ctx, const char *issuer, const char *mtls_base,
-               const char *secret)
+               const char *secret, const char *upstream)
 {
     char path[4096], resource[1024], ca[4096], cert[4096], key[4096];
     json_t *doc;
@@ -290,6 +295,10 @@ write_dev_json(struct tg_cli_ctx *ctx, const char *issuer, const char *mtls_base
         "path", "/items", "action", "read", "method", "POST", "path", "/items", "action", "write",
         "method", "DELETE", "path", "/items/{id}", "action", "admin", "risk", "high");
     TG_ENSURE(doc != NULL, TG_ERR_NOMEM, "dev.json");
+    /* Beyond the documented shape: where the demo tool's echo upstream
+     * listens (tests point their own tools at it). */
+    json_object_set_new(doc, "echo_upstream", json_string(upstream));
+    json_object_set_new(json_object_get(doc, "tool"), "upstream", json_string(upstream));
     text = json_dumps(doc, JSON_INDENT(2));
     json_decref(doc);
     TG_ENSURE(text != NULL, TG_ERR_NOMEM, "dev.json");
@@ -339,6 +348,64 @@ rotator_main(void *arg)
     }
     pthread_mutex_unlock(&r->lock);
     return NULL;
+}
+
+/* The --dev demo tool's upstream: a second small server, on its own thread,
+ * that answers every request with what it received. */
+struct echo {
+    struct tg_http_router *router;
+    struct tg_http_server *server;
+    pthread_t thread;
+    int started;
+    char url[64];
+};
+
+static void *
+echo_main(void *arg)
+{
+    struct echo *e = arg;
+
+    if (tg_http_server_run(e->server, 0) != TG_OK)
+        tg_log_warnx("echo upstream: %s", tg_err_detail());
+    return NULL;
+}
+
+static enum tg_err
+echo_start(struct echo *e)
+{
+    struct tg_http_config hc;
+
+    memset(&hc, 0, sizeof(hc));
+    hc.listeners[0].addr = "127.0.0.1:0";
+    hc.n_listeners = 1;
+    hc.workers = 2;
+    e->router = tg_http_router_new();
+    TG_ENSURE(e->router != NULL, TG_ERR_NOMEM, "echo router");
+    TG_GUARD(tg_gateway_echo_routes(e->router));
+    TG_GUARD(tg_http_server_new(&hc, e->router, &e->server));
+    snprintf(e->url, sizeof(e->url), "http://127.0.0.1:%d", tg_http_server_port(e->server, 0));
+    TG_ENSURE(pthread_create(&e->thread, NULL, echo_main, e) == 0, TG_ERR_INTERNAL,
+              "echo thread");
+    e->started = 1;
+    return TG_OK;
+}
+
+static void
+echo_stop(struct echo *e)
+{
+    if (e->started) {
+        tg_http_server_stop(e->server);
+        pthread_join(e->thread, NULL);
+    }
+    tg_http_server_free(e->server);
+    tg_http_router_free(e->router);
+}
+
+/* The gateway verifies tokens against the in-process keyring. */
+static enum tg_err
+keyring_find(void *arg, const char *kid, struct tg_jwk *out)
+{
+    return tg_keyring_find(arg, kid, out);
 }
 
 /* "127.0.0.1:8080" -> 9, "[::1]:8443" -> 5: the host part, brackets kept. */
@@ -394,21 +461,32 @@ parse_opts(int argc, char **argv, struct serve_opts *o)
 }
 
 static void
-print_howto(const char *issuer, const char *mtls_base, const char *dir, const char *secret)
+print_howto(const char *issuer, const char *mtls_base, const char *dir, const char *secret,
+            const char *echo)
 {
     printf("\nTollgate is running (dev mode).\n\n"
-           "  issuer     %s\n  mTLS base  %s\n  data       %s (dev.json has everything below)\n\n"
+           "  issuer     %s\n  mTLS base  %s\n  data       %s (dev.json has everything below)\n"
+           "  demo tool  %s/tools/%s -> echo upstream %s\n\n"
            "Get a token for the demo tool with the demo agent's client secret:\n\n"
            "  curl -s -u %s:%s \\\n"
            "    -d grant_type=client_credentials -d scope='demo:read demo:write' \\\n"
            "    %s/token\n\n"
+           "Call the demo tool through the gateway with it (the echo upstream answers with\n"
+           "what reached it: identity headers from the gateway, never your token):\n\n"
+           "  TOKEN=$(curl -s -u %s:%s \\\n"
+           "    -d grant_type=client_credentials -d scope=demo:read %s/token \\\n"
+           "    | sed -E 's/.*\"access_token\":\"([^\"]+)\".*/\\1/')\n"
+           "  curl -s -H \"Authorization: Bearer $TOKEN\" %s/tools/%s/items\n\n"
            "Or with the demo agent's client certificate (certificate-bound token):\n\n"
            "  curl -s --cacert %s/ca.pem --cert %s/agent.pem --key %s/agent.key \\\n"
            "    -d grant_type=client_credentials -d client_id=%s -d scope=demo:read \\\n"
            "    %s/token\n\n"
-           "Metadata: %s/.well-known/oauth-authorization-server   Stop with Ctrl-C.\n\n",
-           issuer, mtls_base, dir, DEV_SECRET_AGENT, secret, issuer, dir, dir, dir,
-           DEV_MTLS_AGENT, mtls_base, issuer);
+           "Metadata: %s/.well-known/oauth-authorization-server\n"
+           "          %s/.well-known/oauth-protected-resource/tools/%s\n"
+           "External authorizer (nginx auth_request): %s/check   Stop with Ctrl-C.\n\n",
+           issuer, mtls_base, dir, issuer, DEV_TOOL, echo, DEV_SECRET_AGENT, secret, issuer,
+           DEV_SECRET_AGENT, secret, issuer, issuer, DEV_TOOL, dir, dir, dir, DEV_MTLS_AGENT,
+           mtls_base, issuer, issuer, DEV_TOOL, issuer);
     fflush(stdout);
 }
 
@@ -425,6 +503,9 @@ tg_cmd_serve(int argc, char **argv)
     struct tg_keyring_config kc = {TG_JWS_ES256, 0};
     struct tg_as_config ac = {0};
     struct tg_as *as = NULL;
+    struct tg_gateway_config gc = {0};
+    struct tg_gateway *gw = NULL;
+    struct echo echo = {0};
     struct rotator rot = {0};
     pthread_t rot_thread;
     int rot_started = 0, status = 1;
@@ -510,11 +591,20 @@ tg_cmd_serve(int argc, char **argv)
     }
     TG_TRY(tg_as_new(&ac, ctx.store, keys, ctx.audit, ctx.secret_key, &as));
     TG_TRY(tg_as_routes(as, router));
+    gc.issuer = issuer;
+    gc.keys.find = keyring_find;
+    gc.keys.arg = keys;
+    gc.store = ctx.store;
+    gc.audit = ctx.audit;
+    gc.dpop_require_nonce = o.dpop_nonce;
+    TG_TRY(tg_gateway_new(&gc, &gw));
+    TG_TRY(tg_gateway_routes(gw, router));
     if (o.dev) {
-        TG_TRY(dev_inventory(&ctx, issuer));
+        TG_TRY(echo_start(&echo));
+        TG_TRY(dev_inventory(&ctx, issuer, echo.url));
         TG_TRY(dev_secret(&ctx, secret));
-        TG_TRY(write_dev_json(&ctx, issuer, mtls_base, secret));
-        print_howto(issuer, mtls_base, ctx.data_dir, secret);
+        TG_TRY(write_dev_json(&ctx, issuer, mtls_base, secret, echo.url));
+        print_howto(issuer, mtls_base, ctx.data_dir, secret, echo.url);
         tg_wipe(secret, sizeof(secret));
     } else {
         printf("tollgate: serving %s%s%s\n", issuer, mtls_base[0] ? " and " : "", mtls_base);
@@ -538,6 +628,8 @@ out:
     if (rv != TG_OK)
         fprintf(stderr, "tollgate: %s (%s)\n", tg_err_description(rv), tg_err_detail());
     tg_http_server_free(server);
+    echo_stop(&echo);
+    tg_gateway_free(gw);
     tg_as_free(as);
     tg_keyring_free(keys);
     tg_http_router_free(router);

@@ -26,6 +26,14 @@ const char *tg_http_query(const struct tg_http_request *r);    /* raw query or N
 const char *tg_http_header(const struct tg_http_request *r, const char *name);
 /* How many times a header occurs (RFC 9449 §4.3 wants exactly one DPoP). */
 size_t tg_http_header_count(const struct tg_http_request *r, const char *name);
+/* Every value of a header (case-insensitive name), in arrival order: up to
+ * `max` pointers into out; returns how many there are (may exceed max). */
+size_t tg_http_header_values(const struct tg_http_request *r, const char *name,
+                             const char **out, size_t max);
+/* Calls fn for every header in arrival order (the proxy certificate headers
+ * are already gone); stops early when fn returns non-zero, and returns that. */
+int tg_http_header_each(const struct tg_http_request *r,
+                        int (*fn)(void *arg, const char *name, const char *value), void *arg);
 struct tg_slice tg_http_body(const struct tg_http_request *r);
 /* The peer's address as text ("127.0.0.1", "::1"). */
 const char *tg_http_peer(const struct tg_http_request *r);

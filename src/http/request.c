@@ -49,6 +49,42 @@ tg_http_header_count(const struct tg_http_request *r, const char *name)
     return n;
 }
 
+size_t
+tg_http_header_values(const struct tg_http_request *r, const char *name, const char **out,
+                      size_t max)
+{
+    const struct evkeyval *kv;
+    size_t n = 0;
+
+    if (r->headers == NULL || name == NULL)
+        return 0;
+    for (kv = r->headers->tqh_first; kv != NULL; kv = kv->next.tqe_next) {
+        if (strcasecmp(kv->key, name) != 0)
+            continue;
+        if (n < max)
+            out[n] = kv->value;
+        n++;
+    }
+    return n;
+}
+
+int
+tg_http_header_each(const struct tg_http_request *r,
+                    int (*fn)(void *arg, const char *name, const char *value), void *arg)
+{
+    const struct evkeyval *kv;
+    int stop;
+
+    if (r->headers == NULL)
+        return 0;
+    for (kv = r->headers->tqh_first; kv != NULL; kv = kv->next.tqe_next) {
+        stop = fn(arg, kv->key, kv->value);
+        if (stop != 0)
+            return stop;
+    }
+    return 0;
+}
+
 struct tg_slice
 tg_http_body(const struct tg_http_request *r)
 {

@@ -1,0 +1,181 @@
+/* The external authorizer: /check answers for a request a front proxy
+ * (nginx auth_request, Envoy ext_authz in HTTP mode) is about to pass on,
+ * with the same decision as the gateway's own proxy and without forwarding
+ * anything. The original request comes in headers the proxy sets:
+ *   X-Original-Method   the client's method
+ *   X-Original-URI      the client's request-target (/tools/<id>/...?query)
+ *   X-Forwarded-Proto, X-Forwarded-Host   (optional, together) the scheme
+ *                       and authority the client used, for the DPoP htu;
+ *                       without them, this listener's base URL
+ * plus the client's own Authorization and DPoP headers (and, through a
+ * trusted proxy, its certificate). 200 with the identity headers, or the
+ * refusal with its challenge. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/log.h"
+#include "gateway/internal.h"
+
+#define MAX_URI 4096
+
+/* Exactly one occurrence, or NULL. */
+static const char *
+one_header(const struct tg_http_request *req, const char *name, int *dup)
+{
+    const char *v[2];
+    size_t n = tg_http_header_values(req, name, v, 2);
+
+    if (n > 1)
+        *dup = 1;
+    return n == 1 ? v[0] : NULL;
+}
+
+static int
+method_ok(const char *m)
+{
+    size_t i, n = strlen(m);
+
+    if (n == 0 || n > 16)
+        return 0;
+    for (i = 0; i < n; i++) {
+        if (m[i] < 'A' || m[i] > 'Z')
+            return 0;
+    }
+    return 1;
+}
+
+/* An authority as a client may have written it: host name, IPv4, [IPv6],
+ * optional port. Nothing that could end the URL early or smuggle a path. */
+static int
+host_ok(const char *h)
+{
+    size_t i, n = strlen(h);
+
+    if (n == 0 || n > 255)
+        return 0;
+    for (i = 0; i < n; i++) {
+        char c = h[i];
+
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '.' || c == '-' || c == ':' || c == '[' || c == ']'))
+            return 0;
+    }
+    return 1;
+}
+
+static int
+set_identity(void *arg, const char *name, const char *value)
+{
+    return tg_http_response_header(arg, name, value) == TG_OK ? 0 : 1;
+}
+
+void
+tg_gw_handle_check(void *ctx, const struct tg_http_request *req, struct tg_http_response *res)
+{
+    struct tg_gateway *gw = ctx;
+    struct tg_gw_tool *tool = NULL;
+    struct tg_rs_decision *d = NULL;
+    struct tg_gw_audit a = {0};
+    const char *method, *uri, *proto, *host, *rest = NULL, *query;
+    char id[TG_POLICY_ID_MAX + 1], path[MAX_URI + 1], base[300], url[TG_GW_URL_MAX];
+    int dup = 0, n;
+    size_t plen;
+    enum tg_err e;
+
+    id[0] = '\0';
+    a.event = "check.deny";
+    method = one_header(req, TG_GW_HDR_ORIG_METHOD, &dup);
+    uri = one_header(req, TG_GW_HDR_ORIG_URI, &dup);
+    proto = one_header(req, TG_GW_HDR_FWD_PROTO, &dup);
+    host = one_header(req, TG_GW_HDR_FWD_HOST, &dup);
+    a.method = method;
+    a.path = uri;
+    if (dup || method == NULL || uri == NULL || !method_ok(method) || strlen(uri) > MAX_URI ||
+        (proto == NULL) != (host == NULL)) {
+        a.status = 400;
+        a.error = "invalid_request";
+        a.reason = "X-Original-Method and X-Original-URI are required, once each";
+        tg_gw_respond_error(res, 400, a.error, a.reason);
+        goto audit;
+    }
+    if (proto != NULL) {
+        if ((strcmp(proto, "http") != 0 && strcmp(proto, "https") != 0) || !host_ok(host)) {
+            a.status = 400;
+            a.error = "invalid_request";
+            a.reason = "bad X-Forwarded-Proto or X-Forwarded-Host";
+            tg_gw_respond_error(res, 400, a.error, a.reason);
+            goto audit;
+        }
+        snprintf(base, sizeof(base), "%s://%s", proto, host);
+    } else {
+        snprintf(base, sizeof(base), "%s", tg_http_base_url(req));
+    }
+    query = strchr(uri, '?');
+    plen = query != NULL ? (size_t)(query - uri) : strlen(uri);
+    memcpy(path, uri, plen);
+    path[plen] = '\0';
+    if (query != NULL)
+        query++;
+    /* What the router refuses on the proxy, refused here alike. */
+    if (!tg_gw_path_is_safe(path) || (query != NULL && strchr(query, '#') != NULL)) {
+        a.status = 400;
+        a.error = "invalid_request";
+        a.reason = "invalid path";
+        tg_gw_respond_error(res, 400, a.error, a.reason);
+        goto audit;
+    }
+    a.path = path;
+    if (tg_gw_split_tool_path(path, id, &rest) != TG_OK) {
+        a.status = 404;
+        a.error = "invalid_request";
+        a.reason = "no such tool";
+        tg_gw_respond_error(res, 404, a.error, a.reason);
+        goto audit;
+    }
+    a.tool = id;
+    e = tg_gw_tool_get(gw, id, &tool);
+    if (e != TG_OK) {
+        a.status = e == TG_ERR_NOT_FOUND ? 404 : 500;
+        a.error = e == TG_ERR_NOT_FOUND ? "invalid_request" : "server_error";
+        a.reason = e == TG_ERR_NOT_FOUND ? "no such tool" : "tool lookup failed";
+        tg_gw_respond_error(res, a.status, a.error, a.reason);
+        goto audit;
+    }
+    n = snprintf(url, sizeof(url), "%s%s", base, uri);
+    d = malloc(sizeof(*d));
+    if (n < 0 || (size_t)n >= sizeof(url) || d == NULL) {
+        a.status = 500;
+        a.error = "server_error";
+        a.reason = "out of memory";
+        tg_gw_respond_error(res, 500, a.error, a.reason);
+        goto audit;
+    }
+    tg_gw_decide(gw, tool, req, method, rest[0] != '\0' ? rest : "/", url, tg_http_body(req), d);
+    a.d = d;
+    a.status = d->err == TG_OK ? 200 : d->status;
+    if (d->err != TG_OK) {
+        tg_gw_respond_deny(gw, d, res);
+        goto audit;
+    }
+    a.event = "check.allow";
+    a.reason = "allowed";
+    if (tg_http_response_json(res, 200, "{\"allow\":true}") != TG_OK ||
+        tg_gw_identity_each(&d->id, set_identity, res) != 0) {
+        tg_log_warnx("gateway: cannot build the /check answer: %s", tg_err_detail());
+        tg_http_response_reset(res);
+        a.event = "check.deny";
+        a.status = 500;
+        a.error = "server_error";
+        a.reason = "identity headers";
+        tg_gw_respond_error(res, 500, a.error, a.reason);
+    }
+audit:
+    if (tg_gw_audit_emit(gw, req, &a) != TG_OK && a.status == 200) {
+        /* An allow that cannot be recorded is a deny. */
+        tg_http_response_reset(res);
+        tg_gw_respond_error(res, 500, "server_error", "audit log unavailable");
+    }
+    free(d);
+    tg_gw_tool_release(gw, tool);
+}

@@ -1,0 +1,145 @@
+/* Internals of src/gateway/ shared between its files; nothing outside the
+ * folder includes this (its unit tests do). */
+#ifndef TG_GATEWAY_INTERNAL_H
+#define TG_GATEWAY_INTERNAL_H
+
+#include <pthread.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "gateway/gateway.h"
+#include "policy/model.h"
+#include "store/cache.h"
+
+#define TG_GW_TOOLS_PREFIX "/tools/"
+#define TG_GW_PRM_PREFIX "/.well-known/oauth-protected-resource/tools/"
+#define TG_GW_CHECK_PATH "/check"
+/* Longest URL we build (htu, upstream URL, metadata URL). */
+#define TG_GW_URL_MAX 8192
+/* At most this many Authorization or DPoP values are handed to the
+ * decision: more than one is refused there anyway. */
+#define TG_GW_MAX_CREDENTIAL_HEADERS 4
+/* Tools kept in the cache (the policy allows 1024). */
+#define TG_GW_TOOL_CACHE_MAX 2048
+
+/* Headers /check reads (set by nginx in the auth_request location). */
+#define TG_GW_HDR_ORIG_METHOD "X-Original-Method"
+#define TG_GW_HDR_ORIG_URI "X-Original-URI"
+#define TG_GW_HDR_FWD_PROTO "X-Forwarded-Proto"
+#define TG_GW_HDR_FWD_HOST "X-Forwarded-Host"
+
+/* A cached tool: immutable once published, shared by reference. */
+struct tg_gw_tool {
+    struct tg_tool t;
+    int64_t loaded_at;
+    size_t refs;              /* under gw->tools_lock */
+};
+
+struct tg_gw_curl_slot;
+
+struct tg_gateway {
+    struct tg_gateway_config cfg;
+    char *issuer;
+    struct tg_cache *replay;          /* DPoP proof jti */
+    struct tg_token_cache *tokens;    /* verified access tokens */
+    uint8_t nonce_key[32];
+    struct tg_rs_config rs;           /* per request: copied, resource_metadata set */
+    unsigned algs;                    /* effective DPoP algs */
+
+    pthread_mutex_t tools_lock;       /* the tool cache; never held across I/O */
+    struct tg_gw_tool *tools[TG_GW_TOOL_CACHE_MAX];
+    size_t n_tools;
+
+    pthread_key_t curl_key;           /* this worker's pooled CURL handle */
+    int curl_key_made;
+    pthread_mutex_t curl_lock;        /* the list of every thread's handle */
+    struct tg_gw_curl_slot *curl_slots;
+};
+
+/* --- pure helpers (uri.c) --- */
+
+/* "/tools/<id>" optionally followed by "/..." (the path within the tool):
+ * the id is 1..128 characters of [A-Za-z0-9._:-] (no percent-encoding).
+ * `rest` points into path ("" when nothing follows the id).
+ * TG_ERR_NOT_FOUND when the path is not of that shape. */
+enum tg_err tg_gw_split_tool_path(const char *path, char id[TG_POLICY_ID_MAX + 1],
+                                  const char **rest) TG_MUST_CHECK;
+/* The router's rule for paths, for URIs that did not come through it
+ * (/check): starts with "/", printable ASCII only, no dot segments (raw or
+ * percent-encoded), no encoded "/", "\" or NUL, no raw "\". 1 = safe. */
+int tg_gw_path_is_safe(const char *path);
+/* The URL a call goes to: the tool's upstream, the path within the tool
+ * (as received), then the upstream's own query if it has one and the
+ * agent's after it ("http://h/api?k=1" + "/items" + "x=2" ->
+ * "http://h/api/items?k=1&x=2"); one "/" where both sides have one.
+ * TG_ERR_TOO_LARGE when it does not fit. */
+enum tg_err tg_gw_upstream_url(const char *upstream, const char *rest, const char *query,
+                               char *out, size_t cap) TG_MUST_CHECK;
+/* 1 when a request header of this name may be forwarded upstream:
+ * credentials (Authorization, Proxy-Authorization, DPoP, Cookie), framing
+ * and hop-by-hop headers, Host, Expect, Accept-Encoding, forwarding headers,
+ * every X-Tollgate-* and every name holding "tenant" never are; nor any
+ * name listed in one of the request's Connection headers (`connection`, the
+ * values joined with ","; may be NULL). */
+int tg_gw_forward_request_header(const char *name, const char *connection);
+/* 1 when an upstream response header of this name is passed back to the
+ * agent (an allowlist: content metadata, caching, Location, Retry-After). */
+int tg_gw_forward_response_header(const char *name);
+/* 1 when `v` can be an HTTP field value (no CR, LF, NUL or other controls). */
+int tg_gw_field_value_ok(const char *v);
+
+/* --- gateway.c: shared by the proxy and /check --- */
+
+int64_t tg_gw_now(const struct tg_gateway *gw);
+/* A tool by id, from the cache (refreshed after tool_ttl) or the store.
+ * TG_ERR_NOT_FOUND, TG_ERR_STORE. Release with tg_gw_tool_release. */
+enum tg_err tg_gw_tool_get(struct tg_gateway *gw, const char *id,
+                           struct tg_gw_tool **out) TG_MUST_CHECK;
+void tg_gw_tool_release(struct tg_gateway *gw, struct tg_gw_tool *t);
+
+/* Decide one call of `tool` (method and path within the tool, htu), with the
+ * credentials of `req` (every Authorization and DPoP header, its client
+ * certificate). */
+void tg_gw_decide(struct tg_gateway *gw, const struct tg_gw_tool *tool,
+                  const struct tg_http_request *req, const char *method, const char *path,
+                  const char *url, struct tg_slice body, struct tg_rs_decision *d);
+/* The refusal: status, {"error","error_description"} (no "error" when the
+ * request carried no credentials, RFC 6750 §3.1), WWW-Authenticate, and a
+ * fresh DPoP-Nonce when the decision asks for one. */
+void tg_gw_respond_deny(struct tg_gateway *gw, const struct tg_rs_decision *d,
+                        struct tg_http_response *res);
+/* A JSON error the gateway itself decides (unknown tool, upstream failure). */
+void tg_gw_respond_error(struct tg_http_response *res, int status, const char *error,
+                         const char *description);
+/* Calls fn(arg, name, value) for every identity header of an allowed call
+ * (X-Tollgate-Agent, -Client-Id, -Tenant, -Owner, -Agent-Type, -Scope,
+ * -Jti, -Action, -Endpoint, -Binding), skipping empty values. Stops at and
+ * returns the first non-zero fn result; -1 when a value holds a control
+ * character (fail closed: the token's claims are not safe to forward). */
+int tg_gw_identity_each(const struct tg_rs_identity *id,
+                        int (*fn)(void *arg, const char *name, const char *value), void *arg);
+
+/* One audit event per allow and per deny. `d` may be NULL (refused before
+ * the decision: unknown tool); `status` is what the agent gets,
+ * `upstream_status` 0 when nothing was forwarded. */
+struct tg_gw_audit {
+    const char *event;          /* "gateway.allow", "check.deny", ... */
+    const char *tool, *method, *path;
+    const struct tg_rs_decision *d;
+    const char *reason;         /* overrides d->description */
+    const char *error;          /* overrides d->error */
+    int status, upstream_status;
+};
+enum tg_err tg_gw_audit_emit(struct tg_gateway *gw, const struct tg_http_request *req,
+                             const struct tg_gw_audit *a) TG_MUST_CHECK;
+
+/* --- handlers --- */
+
+void tg_gw_handle_proxy(void *ctx, const struct tg_http_request *req, struct tg_http_response *res);
+void tg_gw_handle_check(void *ctx, const struct tg_http_request *req, struct tg_http_response *res);
+void tg_gw_handle_prm(void *ctx, const struct tg_http_request *req, struct tg_http_response *res);
+/* proxy.c: the per-thread CURL handles, freed with the gateway. */
+enum tg_err tg_gw_curl_init(struct tg_gateway *gw) TG_MUST_CHECK;
+void tg_gw_curl_free(struct tg_gateway *gw);
+
+#endif
