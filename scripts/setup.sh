@@ -14,7 +14,7 @@ libyaml-dev
 libcurl4-openssl-dev
 libjansson-dev
 clang libclang-rt-14-dev
-openssl curl
+openssl curl nginx-light
 python3 python3-jwcrypto
 "
 # Node.js and npm run the independent OAuth client (oauth4webapi, jose) in
