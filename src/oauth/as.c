@@ -58,8 +58,10 @@ tg_as_new(const struct tg_as_config *cfg, struct tg_store *store, struct tg_keyr
     as->replay = tg_cache_memory_new(as->cfg.replay_max_entries);
     as->jwk_cache = tg_jwk_cache_new(4096);
     as->hdr_cache = tg_jws_header_cache_new(4096);
-    TG_CHECK(as->replay != NULL && as->jwk_cache != NULL && as->hdr_cache != NULL, TG_ERR_NOMEM,
-             "caches");
+    as->snapshots = tg_snapshots_new(store);
+    TG_CHECK(as->replay != NULL && as->jwk_cache != NULL && as->hdr_cache != NULL &&
+                 as->snapshots != NULL,
+             TG_ERR_NOMEM, "caches");
     TG_TRY(tg_random(as->nonce_key, sizeof(as->nonce_key)));
     as->dpop.algs = as->cfg.dpop_algs;
     as->dpop.iat_window = as->cfg.dpop_iat_window;
@@ -84,6 +86,7 @@ tg_as_free(struct tg_as *as)
     tg_cache_free(as->replay);
     tg_jwk_cache_free(as->jwk_cache);
     tg_jws_header_cache_free(as->hdr_cache);
+    tg_snapshots_free(as->snapshots);
     free(as->issuer);
     free(as->mtls_base);
     tg_wipe(as->secret_key, sizeof(as->secret_key));

@@ -11,6 +11,7 @@
 #include "jose/jwk_cache.h"
 #include "oauth/form.h"
 #include "oauth/keys.h"
+#include "oauth/snapshot.h"
 #include "policy/model.h"
 #include "store/cache.h"
 #include "store/store.h"
@@ -42,6 +43,7 @@ struct tg_as {
     struct tg_cache *replay;      /* owned: DPoP jti and client assertion jti */
     struct tg_jwk_cache *jwk_cache; /* owned */
     struct tg_jws_header_cache *hdr_cache; /* owned */
+    struct tg_snapshots *snapshots; /* owned: the inventory in memory */
     uint8_t secret_key[32];       /* HMAC key for client secrets */
     uint8_t nonce_key[32];        /* DPoP nonces */
     struct tg_dpop_config dpop;

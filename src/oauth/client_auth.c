@@ -34,13 +34,18 @@ tg_as_secret_mac(const uint8_t key[32], const char *secret, uint8_t mac[TG_SECRE
 static enum tg_err
 load_agent(struct tg_as *as, const char *id, struct tg_client *out)
 {
-    enum tg_err rv = TG_OK, e;
+    struct tg_snapshot *snap = NULL;
+    const struct tg_agent *a;
+    enum tg_err rv = TG_OK;
 
-    e = tg_store_agent_get(as->store, id, &out->agent);
-    if (e == TG_ERR_NOT_FOUND)
+    /* From the in-memory inventory, current as of this request. */
+    TG_CHECK(tg_snapshot_get(as->snapshots, &snap) == TG_OK, TG_ERR_STORE, "agent lookup");
+    a = tg_snapshot_agent(snap, id);
+    if (a == NULL)
         DENY("unknown client");
-    TG_CHECK(e == TG_OK, TG_ERR_STORE, "agent lookup");
+    TG_TRY(tg_agent_copy(a, &out->agent));
 out:
+    tg_snapshot_release(snap);
     return rv;
 }
 

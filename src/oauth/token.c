@@ -22,10 +22,7 @@ struct token_req {
     int dpop_used, mtls_bound;
     struct tg_authz_request areq;
     struct tg_authz_result ares;
-    struct tg_grant *grants;
-    size_t n_grants;
-    struct tg_tool *tools;
-    size_t n_tools;
+    struct tg_snapshot *snap; /* the inventory this decision is made on */
     const char *grant_type, *scope_param;
     char jti[32];
 };
@@ -184,16 +181,14 @@ decide(struct token_req *t, const char **why)
         n_res, &t->areq, why);
     if (rv != TG_OK)
         return rv;
-    if (tg_store_grant_list(t->as->store, t->client.agent.id, &t->grants, &t->n_grants) != TG_OK ||
-        tg_store_tool_list(t->as->store, &t->tools, &t->n_tools) != TG_OK) {
+    if (tg_snapshot_get(t->as->snapshots, &t->snap) != TG_OK) {
         *why = "policy unavailable";
         return TG_ERR_STORE;
     }
     ctx.agent = &t->client.agent;
-    ctx.grants = t->grants;
-    ctx.n_grants = t->n_grants;
-    ctx.tools = t->tools;
-    ctx.n_tools = t->n_tools;
+    ctx.grants = tg_snapshot_grants(t->snap, t->client.agent.id, &ctx.n_grants);
+    ctx.tools = t->snap->tools;
+    ctx.n_tools = t->snap->n_tools;
     ctx.sender_constrained = t->dpop_used || t->mtls_bound;
     return tg_authz_decide(&ctx, &t->areq, &t->ares, why);
 }
@@ -327,8 +322,7 @@ tg_handle_token(void *ctx, const struct tg_http_request *req, struct tg_http_res
     tg_buf_reset(&token);
     tg_authz_result_reset(&t.ares);
     tg_authz_request_reset(&t.areq);
-    tg_store_grant_list_free(t.grants, t.n_grants);
-    tg_store_tool_list_free(t.tools, t.n_tools);
+    tg_snapshot_release(t.snap);
     tg_client_reset(&t.client);
     tg_form_reset(&t.form);
 }

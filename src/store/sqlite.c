@@ -408,3 +408,20 @@ tg_store_rollback(struct tg_store *s)
     }
     (void)tg_sq_unlock(s, TG_OK);
 }
+
+uint64_t
+tg_store_version(struct tg_store *s)
+{
+    sqlite3_stmt *st = NULL;
+    uint64_t v = 0;
+
+    if (tg_sq_lock(s) != TG_OK)
+        return 0;
+    if (tg_sq_prepare(s, SQ_DATA_VERSION, "PRAGMA data_version", &st) == TG_OK &&
+        sqlite3_step(st) == SQLITE_ROW)
+        v = ((uint64_t)sqlite3_column_int64(st, 0) << 32) ^
+            (uint64_t)sqlite3_total_changes64(s->db) ^ 1; /* never 0 on success */
+    tg_sq_done(st);
+    TG_IGNORE(tg_sq_unlock(s, TG_OK));
+    return v;
+}

@@ -61,6 +61,8 @@ enum tg_sq_stmt {
     /* blobs */
     SQ_BLOB_PUT,
     SQ_BLOB_GET,
+    /* change detection */
+    SQ_DATA_VERSION,
     SQ__COUNT
 };
 

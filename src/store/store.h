@@ -105,6 +105,12 @@ enum tg_err tg_store_revoke(struct tg_store *s, const char *jti, int64_t exp) TG
 int tg_store_is_revoked(struct tg_store *s, const char *jti);
 enum tg_err tg_store_purge_expired(struct tg_store *s, int64_t now) TG_MUST_CHECK;
 
+/* A number that changes whenever anything in the store may have changed:
+ * a commit by another connection or process (SQLite's data_version) or a
+ * write through this handle. 0 on error (callers then reload). Cheap: for
+ * in-memory snapshots that must not miss a `tollgate agent disable`. */
+uint64_t tg_store_version(struct tg_store *s);
+
 /* Small named blobs (e.g. the sealed HMAC key for client secrets), at most
  * TG_STORE_BLOB_MAX bytes (TG_ERR_TOO_LARGE). put overwrites. get returns a
  * malloc'd copy (never NULL on success, even when empty). */

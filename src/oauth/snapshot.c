@@ -1,0 +1,183 @@
+#include "oauth/snapshot.h"
+
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/log.h"
+
+struct tg_snapshots {
+    struct tg_store *store;
+    pthread_mutex_t lock; /* guards cur; held for the swap, never across a reload */
+    struct tg_snapshot *cur;
+    pthread_mutex_t reload_lock; /* one reload at a time */
+};
+
+static void
+snap_free(struct tg_snapshot *s)
+{
+    if (s == NULL)
+        return;
+    tg_store_agent_list_free(s->agents, s->n_agents);
+    tg_store_tool_list_free(s->tools, s->n_tools);
+    tg_store_grant_list_free(s->grants, s->n_grants);
+    free(s);
+}
+
+void
+tg_snapshot_release(struct tg_snapshot *snap)
+{
+    if (snap != NULL && atomic_fetch_sub_explicit(&snap->refs, 1, memory_order_acq_rel) == 1)
+        snap_free(snap);
+}
+
+static int
+cmp_agent(const void *a, const void *b)
+{
+    return strcmp(((const struct tg_agent *)a)->id, ((const struct tg_agent *)b)->id);
+}
+
+static int
+cmp_grant(const void *a, const void *b)
+{
+    return strcmp(((const struct tg_grant *)a)->agent_id, ((const struct tg_grant *)b)->agent_id);
+}
+
+static enum tg_err
+load(struct tg_store *store, uint64_t version, struct tg_snapshot **out)
+{
+    struct tg_snapshot *s = calloc(1, sizeof(*s));
+    enum tg_err rv = TG_OK;
+
+    *out = NULL;
+    TG_CHECK(s != NULL, TG_ERR_NOMEM, "snapshot");
+    atomic_init(&s->refs, 1);
+    s->version = version;
+    TG_TRY(tg_store_agent_list(store, &s->agents, &s->n_agents));
+    TG_TRY(tg_store_tool_list(store, &s->tools, &s->n_tools));
+    TG_TRY(tg_store_grant_list(store, NULL, &s->grants, &s->n_grants));
+    if (s->n_agents > 1)
+        qsort(s->agents, s->n_agents, sizeof(*s->agents), cmp_agent);
+    if (s->n_grants > 1)
+        qsort(s->grants, s->n_grants, sizeof(*s->grants), cmp_grant);
+    *out = s;
+    s = NULL;
+out:
+    snap_free(s);
+    return rv;
+}
+
+struct tg_snapshots *
+tg_snapshots_new(struct tg_store *store)
+{
+    struct tg_snapshots *s = calloc(1, sizeof(*s));
+
+    if (s == NULL)
+        return NULL;
+    s->store = store;
+    pthread_mutex_init(&s->lock, NULL);
+    pthread_mutex_init(&s->reload_lock, NULL);
+    return s;
+}
+
+void
+tg_snapshots_free(struct tg_snapshots *s)
+{
+    if (s == NULL)
+        return;
+    tg_snapshot_release(s->cur);
+    pthread_mutex_destroy(&s->lock);
+    pthread_mutex_destroy(&s->reload_lock);
+    free(s);
+}
+
+static struct tg_snapshot *
+current(struct tg_snapshots *s, uint64_t version)
+{
+    struct tg_snapshot *snap = NULL;
+
+    pthread_mutex_lock(&s->lock);
+    if (s->cur != NULL && version != 0 && s->cur->version == version) {
+        snap = s->cur;
+        atomic_fetch_add_explicit(&snap->refs, 1, memory_order_relaxed);
+    }
+    pthread_mutex_unlock(&s->lock);
+    return snap;
+}
+
+enum tg_err
+tg_snapshot_get(struct tg_snapshots *s, struct tg_snapshot **out)
+{
+    uint64_t version = tg_store_version(s->store);
+    struct tg_snapshot *fresh = NULL, *old;
+    enum tg_err rv;
+
+    *out = current(s, version);
+    if (*out != NULL)
+        return TG_OK;
+    /* Changed (or unknown): reload, one thread at a time; the others that
+     * queued behind find the new one. */
+    pthread_mutex_lock(&s->reload_lock);
+    version = tg_store_version(s->store);
+    *out = current(s, version);
+    if (*out == NULL) {
+        rv = load(s->store, version, &fresh);
+        if (rv != TG_OK) {
+            pthread_mutex_unlock(&s->reload_lock);
+            tg_log_warnx("policy snapshot reload failed: %s", tg_err_detail());
+            return TG_ERR_STORE;
+        }
+        /* A write that lands during the load changes the version again,
+         * so the next request reloads: nothing is missed. */
+        atomic_fetch_add_explicit(&fresh->refs, 1, memory_order_relaxed);
+        pthread_mutex_lock(&s->lock);
+        old = s->cur;
+        s->cur = fresh;
+        pthread_mutex_unlock(&s->lock);
+        tg_snapshot_release(old);
+        *out = fresh;
+    }
+    pthread_mutex_unlock(&s->reload_lock);
+    return TG_OK;
+}
+
+const struct tg_agent *
+tg_snapshot_agent(const struct tg_snapshot *snap, const char *id)
+{
+    size_t lo = 0, hi = snap->n_agents;
+    int c;
+
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+
+        c = strcmp(id, snap->agents[mid].id);
+        if (c == 0)
+            return &snap->agents[mid];
+        if (c < 0)
+            hi = mid;
+        else
+            lo = mid + 1;
+    }
+    return NULL;
+}
+
+const struct tg_grant *
+tg_snapshot_grants(const struct tg_snapshot *snap, const char *agent_id, size_t *n)
+{
+    size_t lo = 0, hi = snap->n_grants, first, end;
+
+    /* lower bound of agent_id */
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+
+        if (strcmp(snap->grants[mid].agent_id, agent_id) < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    first = end = lo;
+    while (end < snap->n_grants && strcmp(snap->grants[end].agent_id, agent_id) == 0)
+        end++;
+    *n = end - first;
+    return *n ? &snap->grants[first] : NULL;
+}
