@@ -346,7 +346,10 @@ tg_key_free(struct tg_key *key)
     if (atomic_fetch_sub_explicit(&key->refs, 1, memory_order_acq_rel) != 1)
         return;
     for (size_t i = 0; i < sizeof(key->verify_ctx) / sizeof(key->verify_ctx[0]); i++)
+    {
         EVP_MD_CTX_free(atomic_load(&key->verify_ctx[i]));
+        EVP_MD_CTX_free(atomic_load(&key->sign_ctx[i]));
+    }
     EVP_PKEY_free(key->pkey);
     free(key);
 }

@@ -19,6 +19,7 @@ struct tg_key {
      * call: EVP_DigestVerifyInit costs ~2.5 µs in OpenSSL 3, a copy ~0.2.
      * Set once (compare-and-swap), read-only afterwards. */
     _Atomic(EVP_MD_CTX *) verify_ctx[6];
+    _Atomic(EVP_MD_CTX *) sign_ctx[6]; /* the same for signing (private keys) */
 };
 
 #endif

@@ -95,26 +95,32 @@ set_pss(EVP_PKEY_CTX *pctx)
 /* A verification context for (key, scheme), initialised once and kept on
  * the key; NULL when the scheme cannot be prepared (Ed25519 is one-shot). */
 static const EVP_MD_CTX *
-prepared_ctx(const struct tg_key *key, enum tg_sig_scheme scheme)
+prepared_ctx_for(const struct tg_key *key, enum tg_sig_scheme scheme, int sign)
 {
     struct tg_key *k = (struct tg_key *)key;
+    _Atomic(EVP_MD_CTX *) *slot;
     EVP_MD_CTX *ctx, *expected = NULL;
     EVP_PKEY_CTX *pctx = NULL;
+    int ok;
 
     if (scheme == TG_SIG_ED25519 || (unsigned)scheme >= 6)
         return NULL;
-    ctx = atomic_load_explicit(&k->verify_ctx[scheme], memory_order_acquire);
+    slot = sign ? &k->sign_ctx[scheme] : &k->verify_ctx[scheme];
+    ctx = atomic_load_explicit(slot, memory_order_acquire);
     if (ctx != NULL)
         return ctx;
     ctx = EVP_MD_CTX_new();
-    if (ctx == NULL || EVP_DigestVerifyInit(ctx, &pctx, scheme_md(scheme), NULL, k->pkey) != 1 ||
-        (scheme == TG_SIG_RSA_PSS_SHA256 && !set_pss(pctx))) {
+    ok = ctx != NULL &&
+         (sign ? EVP_DigestSignInit(ctx, &pctx, scheme_md(scheme), NULL, k->pkey)
+               : EVP_DigestVerifyInit(ctx, &pctx, scheme_md(scheme), NULL, k->pkey)) == 1 &&
+         (scheme != TG_SIG_RSA_PSS_SHA256 || set_pss(pctx));
+    if (!ok) {
         EVP_MD_CTX_free(ctx);
         ERR_clear_error();
         return NULL;
     }
-    if (!atomic_compare_exchange_strong_explicit(&k->verify_ctx[scheme], &expected, ctx,
-                                                 memory_order_acq_rel, memory_order_acquire)) {
+    if (!atomic_compare_exchange_strong_explicit(slot, &expected, ctx, memory_order_acq_rel,
+                                                 memory_order_acquire)) {
         EVP_MD_CTX_free(ctx);
         ctx = expected;
     }
@@ -145,7 +151,7 @@ tg_verify(const struct tg_key *key, enum tg_sig_scheme scheme, struct tg_slice d
     }
     mctx = EVP_MD_CTX_new();
     TG_CHECK(mctx != NULL, TG_ERR_NOMEM, "md ctx");
-    prep = prepared_ctx(key, scheme);
+    prep = prepared_ctx_for(key, scheme, 0);
     if (prep != NULL) {
         TG_CHECK(EVP_MD_CTX_copy_ex(mctx, prep) == 1, TG_ERR_INTERNAL, "ctx copy");
     } else {
@@ -190,6 +196,7 @@ tg_sign(const struct tg_key *key, enum tg_sig_scheme scheme, struct tg_slice dat
     enum tg_err rv = TG_OK;
     EVP_MD_CTX *mctx = NULL;
     EVP_PKEY_CTX *pctx = NULL;
+    const EVP_MD_CTX *prep;
     uint8_t der[2 + 2 * (3 + 48)];
     size_t dlen;
     int ec = scheme == TG_SIG_ECDSA_P256_SHA256 || scheme == TG_SIG_ECDSA_P384_SHA384;
@@ -200,10 +207,15 @@ tg_sign(const struct tg_key *key, enum tg_sig_scheme scheme, struct tg_slice dat
     TG_ENSURE(sig_cap >= key->sig_len, TG_ERR_INVALID_ARG, "sig buffer too small");
     mctx = EVP_MD_CTX_new();
     TG_CHECK(mctx != NULL, TG_ERR_NOMEM, "md ctx");
-    TG_CHECK(EVP_DigestSignInit(mctx, &pctx, scheme_md(scheme), NULL, key->pkey) == 1,
-             TG_ERR_INTERNAL, "sign init");
-    if (scheme == TG_SIG_RSA_PSS_SHA256)
-        TG_CHECK(set_pss(pctx), TG_ERR_INTERNAL, "pss params");
+    prep = prepared_ctx_for(key, scheme, 1);
+    if (prep != NULL) {
+        TG_CHECK(EVP_MD_CTX_copy_ex(mctx, prep) == 1, TG_ERR_INTERNAL, "ctx copy");
+    } else {
+        TG_CHECK(EVP_DigestSignInit(mctx, &pctx, scheme_md(scheme), NULL, key->pkey) == 1,
+                 TG_ERR_INTERNAL, "sign init");
+        if (scheme == TG_SIG_RSA_PSS_SHA256)
+            TG_CHECK(set_pss(pctx), TG_ERR_INTERNAL, "pss params");
+    }
     if (ec) {
         dlen = sizeof(der);
         TG_CHECK(EVP_DigestSign(mctx, der, &dlen, data.p, data.len) == 1, TG_ERR_INTERNAL,

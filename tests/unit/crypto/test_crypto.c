@@ -17,6 +17,20 @@ test_hmac_rfc4231(void)
     memset(key, 0x0b, sizeof(key));
     CHECK_OK(tg_hmac_sha256(tg_slice(key, sizeof(key)), TG_SLICE_STR("Hi There"), out));
     CHECK(memcmp(out, want, 32) == 0);
+    /* Test case 6: a key longer than the block is hashed first. */
+    {
+        uint8_t big[131];
+        static const uint8_t want6[32] = {
+            0x60, 0xe4, 0x31, 0x59, 0x1e, 0xe0, 0xb6, 0x7f, 0x0d, 0x8a, 0x26,
+            0xaa, 0xcb, 0xf5, 0xb7, 0x7f, 0x8e, 0x0b, 0xc6, 0x21, 0x37, 0x28,
+            0xc5, 0x14, 0x05, 0x46, 0x04, 0x0f, 0x0e, 0xe3, 0x7f, 0x54};
+
+        memset(big, 0xaa, sizeof(big));
+        CHECK_OK(tg_hmac_sha256(tg_slice(big, sizeof(big)),
+                                TG_SLICE_STR("Test Using Larger Than Block-Size Key - Hash Key First"),
+                                out));
+        CHECK(memcmp(out, want6, 32) == 0);
+    }
 }
 
 static void
