@@ -150,6 +150,10 @@ handle_metadata(void *ctx, const struct tg_http_request *req, struct tg_http_res
     if (m == NULL || algs == NULL)
         goto fail;
     json_object_set_new(m, "issuer", json_string(as->issuer));
+    /* No grant of ours uses it (RFC 8414 §2 lets us omit it), but MCP SDK
+     * clients refuse metadata without one: it exists and refuses every
+     * response_type (RFC 6749 §4.1.2.1). */
+    set_alias(m, "authorization_endpoint", as->issuer, TG_PATH_AUTHORIZE);
     set_alias(m, "token_endpoint", as->issuer, TG_PATH_TOKEN);
     set_alias(m, "jwks_uri", as->issuer, TG_PATH_JWKS);
     set_alias(m, "introspection_endpoint", as->issuer, TG_PATH_INTROSPECT);
@@ -218,9 +222,21 @@ handle_jwks(void *ctx, const struct tg_http_request *req, struct tg_http_respons
     free(jwks);
 }
 
+/* Agents authenticate themselves; there is no user to send here. */
+static void
+handle_authorize(void *ctx, const struct tg_http_request *req, struct tg_http_response *res)
+{
+    (void)ctx;
+    (void)req;
+    TG_IGNORE(tg_http_response_error(res, TG_ERR_OAUTH_INVALID_REQUEST, "unsupported_response_type",
+                                     "this server issues tokens to agents only "
+                                     "(client_credentials, jwt-bearer)"));
+}
+
 enum tg_err
 tg_as_routes(struct tg_as *as, struct tg_http_router *r)
 {
+    TG_GUARD(tg_http_route(r, "GET", TG_PATH_AUTHORIZE, handle_authorize, as));
     TG_GUARD(tg_http_route(r, "GET", TG_PATH_METADATA, handle_metadata, as));
     TG_GUARD(tg_http_route(r, "GET", TG_PATH_JWKS, handle_jwks, as));
     TG_GUARD(tg_http_route(r, "POST", TG_PATH_TOKEN, tg_handle_token, as));

@@ -8,6 +8,7 @@
 #define TG_PATH_METADATA "/.well-known/oauth-authorization-server"
 #define TG_PATH_JWKS "/jwks"
 #define TG_PATH_TOKEN "/token"
+#define TG_PATH_AUTHORIZE "/authorize"
 #define TG_PATH_INTROSPECT "/introspect"
 #define TG_PATH_REVOKE "/revoke"
 

@@ -52,6 +52,11 @@ try:
             {"ES256", "ES384", "EdDSA", "RS256", "PS256"}, md)
     R.check("metadata mtls aliases",
             md.get("mtls_endpoint_aliases", {}).get("token_endpoint") == srv.mtls_base + TOKEN, md)
+    st, h, body = srv.request("GET", "/authorize?response_type=code&client_id=demo-agent")
+    R.check("authorize refuses every response_type",
+            st == 400 and body.get("error") == "unsupported_response_type", f"{st} {body}")
+    R.check("metadata authorization_endpoint",
+            md.get("authorization_endpoint") == srv.issuer + "/authorize", md)
     R.check("metadata cert-bound", md.get("tls_client_certificate_bound_access_tokens") is True, md)
     st, h, ks = srv.request("GET", "/jwks")
     R.check("jwks has next and current", st == 200 and len(ks.get("keys", [])) >= 2, ks)
