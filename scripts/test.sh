@@ -61,6 +61,12 @@ suite "integration: client authentication (default)" /usr/bin/python3 tests/inte
 suite "integration: client authentication (asan)" /usr/bin/python3 tests/integration/test_as_auth.py build/asan/tollgate
 suite "integration: gateway (default)" /usr/bin/python3 tests/integration/test_gateway.py build/default/tollgate
 suite "integration: gateway (asan)" /usr/bin/python3 tests/integration/test_gateway.py build/asan/tollgate
+suite "integration: MCP tools (default)" /usr/bin/python3 tests/integration/test_mcp.py build/default/tollgate
+suite "integration: MCP tools (asan)" /usr/bin/python3 tests/integration/test_mcp.py build/asan/tollgate
+suite "integration: nginx auth_request (default)" /usr/bin/python3 tests/integration/test_nginx.py build/default/tollgate
+suite "integration: nginx auth_request (asan)" /usr/bin/python3 tests/integration/test_nginx.py build/asan/tollgate
+suite "integration: gateway-only process (default)" /usr/bin/python3 tests/integration/test_gateway_only.py build/default/tollgate
+suite "interop MCP SDK clients v1 and v2 (node)" tests/interop/mcp/run.sh build/default/tollgate
 suite "interop oauth4webapi + jose (node)" tests/interop/node/run.sh build/default/tollgate
 suite "interop jwcrypto (default)" /usr/bin/python3 tests/interop/jwcrypto_interop.py build/default
 suite "interop jwcrypto (asan)" /usr/bin/python3 tests/interop/jwcrypto_interop.py build/asan

@@ -19,6 +19,7 @@
 
 #include "cli/cli.h"
 #include "cli/ctx.h"
+#include "cli/serve_gateway.h"
 #include "core/log.h"
 #include "core/mem.h"
 #include "crypto/crypto.h"
@@ -43,6 +44,9 @@ struct serve_opts {
     int workers;
     int64_t token_lifetime, rotate_every;
     int dpop_nonce;
+    /* --gateway-only (cli/serve_gateway.c) */
+    int gateway_only;
+    struct tg_serve_gateway_opts gw;
 };
 
 static int
@@ -54,7 +58,16 @@ usage(void)
             " [--client-ca PEM]]\n"
             "                      [--master-key FILE] [--workers N] [--token-lifetime S]\n"
             "                      [--dpop-nonce] [--rotate-keys-every S] [--trusted-proxy ADDR]...\n"
-            "                      [--spiffe-bundle PEM] [--spiffe-jwks JWKS-FILE]\n");
+            "                      [--spiffe-bundle PEM] [--spiffe-jwks JWKS-FILE]\n"
+            "       tollgate serve --gateway-only --issuer URL --jwks-uri URL"
+            " [--jwks-min-interval S]\n"
+            "                      [--introspect URL --client-id ID --client-secret-file FILE"
+            " [--introspect-cache S]]\n"
+            "                      [--issuer-ca PEM] [--public-url URL] [--data DIR]"
+            " [--listen ADDR:PORT]\n"
+            "                      [--tls-listen ADDR:PORT --tls-cert PEM --tls-key PEM"
+            " [--client-ca PEM]] [--workers N]\n"
+            "                      [--dpop-nonce] [--trusted-proxy ADDR]...\n");
     return 2;
 }
 
@@ -429,6 +442,8 @@ parse_opts(int argc, char **argv, struct serve_opts *o)
             o->dev = 1;
         } else if (strcmp(a, "--dpop-nonce") == 0) {
             o->dpop_nonce = 1;
+        } else if (strcmp(a, "--gateway-only") == 0) {
+            o->gateway_only = 1;
         } else if (v == NULL) {
             return -1;
         } else if (strcmp(a, "--listen") == 0) {
@@ -451,6 +466,24 @@ parse_opts(int argc, char **argv, struct serve_opts *o)
             o->token_lifetime = strtoll(v, NULL, 10), i++;
         } else if (strcmp(a, "--rotate-keys-every") == 0) {
             o->rotate_every = strtoll(v, NULL, 10), i++;
+        } else if (strcmp(a, "--issuer") == 0) {
+            o->gw.issuer = v, i++;
+        } else if (strcmp(a, "--jwks-uri") == 0) {
+            o->gw.jwks_uri = v, i++;
+        } else if (strcmp(a, "--jwks-min-interval") == 0) {
+            o->gw.jwks_min_interval = strtoll(v, NULL, 10), i++;
+        } else if (strcmp(a, "--introspect") == 0) {
+            o->gw.introspect = v, i++;
+        } else if (strcmp(a, "--client-id") == 0) {
+            o->gw.client_id = v, i++;
+        } else if (strcmp(a, "--client-secret-file") == 0) {
+            o->gw.client_secret_file = v, i++;
+        } else if (strcmp(a, "--introspect-cache") == 0) {
+            o->gw.introspect_cache = strtoll(v, NULL, 10), i++;
+        } else if (strcmp(a, "--issuer-ca") == 0) {
+            o->gw.issuer_ca = v, i++;
+        } else if (strcmp(a, "--public-url") == 0) {
+            o->gw.public_url = v, i++;
         } else if (strcmp(a, "--trusted-proxy") == 0 && o->n_proxies < 8) {
             o->trusted_proxies[o->n_proxies++] = v, i++;
         } else {
@@ -519,6 +552,22 @@ tg_cmd_serve(int argc, char **argv)
     argc = tg_cli_common_args(argc, argv, &copts, NULL);
     if (parse_opts(argc, argv, &o) != 0)
         return usage();
+    if (o.gateway_only != (o.gw.issuer != NULL || o.gw.jwks_uri != NULL) ||
+        (o.gateway_only && o.dev))
+        return usage();
+    if (o.gateway_only) {
+        o.gw.copts = copts;
+        o.gw.listen = o.listen;
+        o.gw.tls_listen = o.tls_listen;
+        o.gw.tls_cert = o.tls_cert;
+        o.gw.tls_key = o.tls_key;
+        o.gw.client_ca = o.client_ca;
+        o.gw.trusted_proxies = o.trusted_proxies;
+        o.gw.n_proxies = o.n_proxies;
+        o.gw.workers = o.workers;
+        o.gw.dpop_nonce = o.dpop_nonce;
+        return tg_serve_gateway_only(&o.gw);
+    }
     if (o.dev) {
         if (copts.data_dir == NULL && getenv("TOLLGATE_DATA") == NULL)
             copts.data_dir = "./tollgate-dev";

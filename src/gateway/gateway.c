@@ -11,6 +11,7 @@
 #include "core/mem.h"
 #include "crypto/crypto.h"
 #include "gateway/internal.h"
+#include "gateway/remote.h"
 
 int64_t
 tg_gw_now(const struct tg_gateway *gw)
@@ -90,6 +91,9 @@ tg_gateway_new(const struct tg_gateway_config *cfg, struct tg_gateway **out)
     gw->issuer = strdup(cfg->issuer);
     TG_CHECK(gw->issuer != NULL, TG_ERR_NOMEM, "issuer");
     gw->cfg.issuer = gw->issuer;
+    gw->metadata_base = strdup(cfg->metadata_base != NULL ? cfg->metadata_base : cfg->issuer);
+    TG_CHECK(gw->metadata_base != NULL, TG_ERR_NOMEM, "metadata base");
+    gw->cfg.metadata_base = gw->metadata_base;
     gw->replay = tg_cache_memory_new(gw->cfg.replay_max_entries);
     gw->tokens = tg_token_cache_new(gw->cfg.token_cache_entries);
     TG_CHECK(gw->replay != NULL && gw->tokens != NULL, TG_ERR_NOMEM, "gateway caches");
@@ -101,6 +105,8 @@ tg_gateway_new(const struct tg_gateway_config *cfg, struct tg_gateway **out)
     gw->rs.keys = gw->cfg.keys;
     gw->rs.state.active = state_active;
     gw->rs.state.arg = gw;
+    if (cfg->state.active != NULL)
+        gw->rs.state = cfg->state;
     gw->rs.cache = gw->tokens;
     gw->rs.dpop.algs = gw->algs;
     gw->rs.dpop.iat_window = gw->cfg.dpop_iat_window;
@@ -133,6 +139,7 @@ tg_gateway_free(struct tg_gateway *gw)
     tg_token_cache_free(gw->tokens);
     tg_wipe(gw->nonce_key, sizeof(gw->nonce_key));
     free(gw->issuer);
+    free(gw->metadata_base);
     pthread_mutex_destroy(&gw->curl_lock);
     pthread_mutex_destroy(&gw->tools_lock);
     free(gw);
@@ -252,39 +259,60 @@ tg_gw_tool_get(struct tg_gateway *gw, const char *id, struct tg_gw_tool **out)
 /* --- deciding and answering --- */
 
 void
-tg_gw_decide(struct tg_gateway *gw, const struct tg_gw_tool *tool,
-             const struct tg_http_request *req, const char *method, const char *path,
-             const char *url, struct tg_slice body, struct tg_rs_decision *d)
+tg_gw_rs_config(const struct tg_gateway *gw, const struct tg_gw_tool *tool,
+                struct tg_rs_config *cfg, char *prm, size_t prm_cap)
 {
-    const char *auth[TG_GW_MAX_CREDENTIAL_HEADERS], *dpop[TG_GW_MAX_CREDENTIAL_HEADERS];
-    size_t n_auth, n_dpop;
-    char prm[TG_GW_URL_MAX];
-    struct tg_rs_config cfg = gw->rs;
-    struct tg_rs_request rq;
+    *cfg = gw->rs;
+    if ((size_t)snprintf(prm, prm_cap, "%s%s%s", gw->metadata_base, TG_GW_PRM_PREFIX,
+                         tool->t.id) < prm_cap)
+        cfg->resource_metadata = prm;
+    /* MCP ext-auth DPoP profile, required by the tool's kind. */
+    cfg->require_content_digest = tg_tool_requires_content_digest(&tool->t);
+}
 
-    memset(&rq, 0, sizeof(rq));
-    n_auth = tg_http_header_values(req, "Authorization", auth, TG_GW_MAX_CREDENTIAL_HEADERS);
-    n_dpop = tg_http_header_values(req, "DPoP", dpop, TG_GW_MAX_CREDENTIAL_HEADERS);
+void
+tg_gw_rs_request(const struct tg_http_request *req, const char *method, const char *path,
+                 const char *url, struct tg_slice body, struct tg_gw_rs_request *out)
+{
+    size_t n_auth, n_dpop;
+
+    memset(out, 0, sizeof(*out));
+    n_auth = tg_http_header_values(req, "Authorization", out->auth, TG_GW_MAX_CREDENTIAL_HEADERS);
+    n_dpop = tg_http_header_values(req, "DPoP", out->dpop, TG_GW_MAX_CREDENTIAL_HEADERS);
     /* More than the array holds: hand over what fits, which is already more
      * than one, and refused as such. */
     if (n_auth > TG_GW_MAX_CREDENTIAL_HEADERS)
         n_auth = TG_GW_MAX_CREDENTIAL_HEADERS;
     if (n_dpop > TG_GW_MAX_CREDENTIAL_HEADERS)
         n_dpop = TG_GW_MAX_CREDENTIAL_HEADERS;
-    if ((size_t)snprintf(prm, sizeof(prm), "%s%s%s", gw->issuer, TG_GW_PRM_PREFIX,
-                         tool->t.id) < sizeof(prm))
-        cfg.resource_metadata = prm;
-    rq.method = method;
-    rq.path = path;
-    rq.url = url;
-    rq.authorization = auth;
-    rq.n_authorization = n_auth;
-    rq.dpop = dpop;
-    rq.n_dpop = n_dpop;
-    rq.client_cert = tg_http_client_cert(req);
-    rq.body = body;
+    out->rq.method = method;
+    out->rq.path = path;
+    out->rq.url = url;
+    out->rq.authorization = out->auth;
+    out->rq.n_authorization = n_auth;
+    out->rq.dpop = out->dpop;
+    out->rq.n_dpop = n_dpop;
+    out->rq.client_cert = tg_http_client_cert(req);
+    out->rq.body = body;
+    /* For introspection at a remote issuer (remote.h), which needs the
+     * token itself: the decision that follows on this thread reads it. */
+    tg_gw_remote_set_authorization(n_auth == 1 ? out->auth[0] : NULL);
+}
+
+void
+tg_gw_decide(struct tg_gateway *gw, const struct tg_gw_tool *tool,
+             const struct tg_http_request *req, const char *method, const char *path,
+             const char *url, struct tg_slice body, struct tg_rs_decision *d)
+{
+    char prm[TG_GW_URL_MAX];
+    struct tg_rs_config cfg;
+    struct tg_gw_rs_request rq;
+
+    tg_gw_rs_config(gw, tool, &cfg, prm, sizeof(prm));
+    tg_gw_rs_request(req, method, path, url, body, &rq);
     memset(d, 0, sizeof(*d));
-    tg_rs_decide(&cfg, &tool->t, &rq, d);
+    tg_rs_decide(&cfg, &tool->t, &rq.rq, d);
+    tg_gw_remote_set_authorization(NULL);
 }
 
 void

@@ -32,6 +32,13 @@ struct tg_gateway_config {
     long upstream_timeout_ms;    /* whole upstream exchange; 0 = 30,000 */
     size_t max_upstream_body;    /* response body cap; 0 (and most) TG_HTTP_MAX_RESPONSE_SIZE */
     const struct tg_clock *clock; /* NULL: system */
+    /* A gateway-only process (src/gateway/remote.h): the token's live state
+     * from the issuer (introspection), or none (tg_gw_state_until_exp);
+     * active NULL: the store's, as the issuer in this process keeps it. */
+    struct tg_rs_state state;
+    /* Base URL of the resource_metadata in challenges (this gateway's own
+     * metadata); NULL: the issuer, which serves it in the same process. */
+    const char *metadata_base;
 };
 
 struct tg_gateway;

@@ -40,6 +40,7 @@ struct tg_gw_curl_slot;
 struct tg_gateway {
     struct tg_gateway_config cfg;
     char *issuer;
+    char *metadata_base;              /* cfg.metadata_base or the issuer */
     struct tg_cache *replay;          /* DPoP proof jti */
     struct tg_token_cache *tokens;    /* verified access tokens */
     uint8_t nonce_key[32];
@@ -103,6 +104,18 @@ void tg_gw_tool_release(struct tg_gateway *gw, struct tg_gw_tool *t);
 void tg_gw_decide(struct tg_gateway *gw, const struct tg_gw_tool *tool,
                   const struct tg_http_request *req, const char *method, const char *path,
                   const char *url, struct tg_slice body, struct tg_rs_decision *d);
+/* The decision's configuration for `tool` (resource_metadata written into
+ * prm; content_digest required for kind mcp+content_digest). */
+void tg_gw_rs_config(const struct tg_gateway *gw, const struct tg_gw_tool *tool,
+                     struct tg_rs_config *cfg, char *prm, size_t prm_cap);
+/* The request the decision reads (credential arrays filled, at most
+ * TG_GW_MAX_CREDENTIAL_HEADERS each). */
+struct tg_gw_rs_request {
+    const char *auth[TG_GW_MAX_CREDENTIAL_HEADERS], *dpop[TG_GW_MAX_CREDENTIAL_HEADERS];
+    struct tg_rs_request rq;
+};
+void tg_gw_rs_request(const struct tg_http_request *req, const char *method, const char *path,
+                      const char *url, struct tg_slice body, struct tg_gw_rs_request *out);
 /* The refusal: status, {"error","error_description"} (no "error" when the
  * request carried no credentials, RFC 6750 §3.1), WWW-Authenticate, and a
  * fresh DPoP-Nonce when the decision asks for one. */
@@ -132,6 +145,20 @@ struct tg_gw_audit {
 };
 enum tg_err tg_gw_audit_emit(struct tg_gateway *gw, const struct tg_http_request *req,
                              const struct tg_gw_audit *a) TG_MUST_CHECK;
+
+/* proxy.c: the upstream exchange. On success res holds the upstream's
+ * status, body and allowed headers; otherwise *status says what the agent
+ * gets (502 or 504) and *why the client-safe reason; the caller resets res. */
+enum tg_err tg_gw_forward(struct tg_gateway *gw, const struct tg_gw_tool *tool,
+                          const struct tg_http_request *req, const char *rest,
+                          const struct tg_rs_identity *id, struct tg_http_response *res,
+                          int *status, const char **why) TG_MUST_CHECK;
+/* mcp_proxy.c: a call to a tool of kind mcp (docs/gateway.md, "MCP
+ * servers"): decided, forwarded, answered; `a` filled for the audit event. */
+void tg_gw_mcp_proxy(struct tg_gateway *gw, const struct tg_gw_tool *tool,
+                     const struct tg_http_request *req, const char *rest, const char *url,
+                     struct tg_rs_decision *d, struct tg_http_response *res,
+                     struct tg_gw_audit *a);
 
 /* --- handlers --- */
 

@@ -78,6 +78,13 @@ tg_gw_handle_prm(void *ctx, const struct tg_http_request *req, struct tg_http_re
                   "dpop_bound_access_tokens_required", 0,
                   "tls_client_certificate_bound_access_tokens", 1, "resource_name", tool->t.id,
                   "authorization_details_types_supported", "tool");
+    /* MCP clients (SEP-835) ask for every scope of scopes_supported when a
+     * 401 names none; the token endpoint refuses a scope beyond the grant
+     * (never trims), so an agent granted only part of an MCP server could
+     * never get a token. Without the list they ask for none and get what
+     * their grant allows; 403 challenges still name the scope a call needs. */
+    if (m != NULL && tg_tool_is_mcp(&tool->t))
+        json_object_del(m, "scopes_supported");
     text = m != NULL ? json_dumps(m, JSON_COMPACT) : NULL;
     if (text == NULL || tg_http_response_json(res, 200, text) != TG_OK) {
         tg_http_response_reset(res);

@@ -269,11 +269,9 @@ on_header(char *p, size_t size, size_t nmemb, void *arg)
 
 /* --- forwarding --- */
 
-/* The upstream exchange. On success res holds the upstream's status, body
- * and allowed headers; otherwise *status says what the agent gets (502 or
- * 504) and res is untouched but for a partial body the caller resets. */
-static enum tg_err
-forward(struct tg_gateway *gw, const struct tg_gw_tool *tool, const struct tg_http_request *req,
+/* The upstream exchange (internal.h). */
+enum tg_err
+tg_gw_forward(struct tg_gateway *gw, const struct tg_gw_tool *tool, const struct tg_http_request *req,
         const char *rest, const struct tg_rs_identity *id, struct tg_http_response *res,
         int *status, const char **why)
 {
@@ -417,6 +415,10 @@ tg_gw_handle_proxy(void *ctx, const struct tg_http_request *req, struct tg_http_
         tg_gw_respond_error(res, a.status, a.error, a.reason);
         goto audit;
     }
+    if (tg_tool_is_mcp(&tool->t)) {
+        tg_gw_mcp_proxy(gw, tool, req, rest, url, d, res, &a);
+        goto audit;
+    }
     tg_gw_decide(gw, tool, req, a.method, rest[0] != '\0' ? rest : "/", url, tg_http_body(req), d);
     a.d = d;
     if (d->err != TG_OK) {
@@ -432,7 +434,7 @@ tg_gw_handle_proxy(void *ctx, const struct tg_http_request *req, struct tg_http_
         tg_gw_respond_error(res, 502, "server_error", a.reason);
         goto audit;
     }
-    if (forward(gw, tool, req, rest, &d->id, res, &status, &why) != TG_OK) {
+    if (tg_gw_forward(gw, tool, req, rest, &d->id, res, &status, &why) != TG_OK) {
         tg_log_warnx("gateway: %s", tg_err_detail());
         tg_http_response_reset(res);
         a.status = status;

@@ -168,7 +168,9 @@ tg_gw_forward_response_header(const char *name)
     static const char *const allowed[] = {
         "Content-Type", "Content-Language", "Content-Disposition", "Content-Location",
         "Content-Range", "Accept-Ranges", "Cache-Control", "ETag", "Last-Modified", "Expires",
-        "Vary", "Location", "Retry-After"};
+        "Vary", "Location", "Retry-After",
+        /* MCP Streamable HTTP: the session and the negotiated revision */
+        "Mcp-Session-Id", "Mcp-Protocol-Version"};
 
     return name != NULL && name_in(name, allowed, sizeof(allowed) / sizeof(allowed[0]));
 }

@@ -179,3 +179,70 @@ tg_endpoint_match(const struct tg_endpoint *table, size_t n, struct tg_slice met
     *out = best;
     return TG_OK;
 }
+
+/* Glob with "*" only, iterative with one backtrack point (linear in
+ * practice; names and patterns are at most 128 bytes). */
+static int
+glob_matches(const char *pat, struct tg_slice name)
+{
+    size_t pi = 0, ni = 0, star_p = (size_t)-1, star_n = 0, pl = strlen(pat);
+
+    while (ni < name.len) {
+        if (pi < pl && pat[pi] == '*') {
+            star_p = pi++;
+            star_n = ni;
+        } else if (pi < pl && (uint8_t)pat[pi] == name.p[ni]) {
+            pi++;
+            ni++;
+        } else if (star_p != (size_t)-1) {
+            pi = star_p + 1;
+            ni = ++star_n;
+        } else {
+            return 0;
+        }
+    }
+    while (pi < pl && pat[pi] == '*')
+        pi++;
+    return pi == pl;
+}
+
+/* Literal characters of a pattern; an exact name ranks above every pattern. */
+static size_t
+mcp_rank(const char *pat)
+{
+    size_t n = 0, stars = 0;
+
+    for (; *pat != '\0'; pat++) {
+        if (*pat == '*')
+            stars++;
+        else
+            n++;
+    }
+    return stars == 0 ? (size_t)1 << 16 : n;
+}
+
+enum tg_err
+tg_mcp_tool_match(const struct tg_endpoint *table, size_t n, struct tg_slice name,
+                  const struct tg_endpoint **out)
+{
+    const struct tg_endpoint *best = NULL;
+    size_t i, best_rank = 0, r;
+
+    *out = NULL;
+    TG_ENSURE(tg_mcp_tool_name_valid(name), TG_ERR_INVALID_ARG, "not an MCP tool name");
+    for (i = 0; i < n; i++) {
+        const struct tg_endpoint *e = &table[i];
+
+        if (e->method == NULL || e->path == NULL ||
+            strcmp(e->method, TG_ENDPOINT_METHOD_MCP) != 0 || !glob_matches(e->path, name))
+            continue;
+        r = mcp_rank(e->path);
+        if (best == NULL || r > best_rank) {
+            best = e;
+            best_rank = r;
+        }
+    }
+    TG_ENSURE(best != NULL, TG_ERR_NOT_FOUND, "no MCP tool entry matches");
+    *out = best;
+    return TG_OK;
+}

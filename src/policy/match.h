@@ -32,4 +32,14 @@ enum tg_err tg_endpoint_match(const struct tg_endpoint *table, size_t n, struct 
                               struct tg_slice path,
                               const struct tg_endpoint **out) TG_MUST_CHECK;
 
+/* The entry of an MCP tool's table (method "MCP") that names the MCP tool
+ * `name` (params.name of a tools/call). A pattern's "*" matches any run of
+ * characters, possibly empty; nothing else is special. The most specific
+ * entry wins: an exact name beats any pattern, then the pattern with more
+ * literal characters, then the earlier entry. TG_ERR_INVALID_ARG: `name` is
+ * not a valid MCP tool name (tg_mcp_tool_name_valid); TG_ERR_NOT_FOUND: no
+ * entry names it. Entries of other methods are skipped. */
+enum tg_err tg_mcp_tool_match(const struct tg_endpoint *table, size_t n, struct tg_slice name,
+                              const struct tg_endpoint **out) TG_MUST_CHECK;
+
 #endif

@@ -219,3 +219,16 @@ NAME_FUNCS(tg_auth_method, enum tg_auth_method, auth_method_names)
 NAME_FUNCS(tg_pop, enum tg_pop, pop_names)
 NAME_FUNCS(tg_action, enum tg_action, action_names)
 NAME_FUNCS(tg_risk, enum tg_risk, risk_names)
+
+int
+tg_tool_is_mcp(const struct tg_tool *t)
+{
+    return t != NULL && t->kind != NULL &&
+           (strcmp(t->kind, TG_TOOL_KIND_MCP) == 0 || strcmp(t->kind, TG_TOOL_KIND_MCP_DIGEST) == 0);
+}
+
+int
+tg_tool_requires_content_digest(const struct tg_tool *t)
+{
+    return t != NULL && t->kind != NULL && strcmp(t->kind, TG_TOOL_KIND_MCP_DIGEST) == 0;
+}

@@ -62,8 +62,9 @@ struct tg_agent {
 };
 
 struct tg_endpoint {
-    char *method;   /* "GET", ... or "*" */
-    char *path;     /* template: "/items/{id}", "*" segments */
+    char *method;   /* "GET", ... or "*"; "MCP" in the table of a tool of kind mcp */
+    char *path;     /* template: "/items/{id}", "*" segments; for "MCP": an MCP tool
+                     * name or pattern ("search_*") */
     enum tg_action action;
     enum tg_risk risk;
 };
@@ -72,7 +73,8 @@ struct tg_tool {
     char *id;
     char *resource; /* RFC 8707 resource URI; the aud of its tokens */
     char *upstream; /* where the gateway forwards, may be NULL */
-    char *kind;     /* "http" (default) or "mcp" */
+    char *kind;     /* "http" (default), "mcp", or "mcp+content_digest" (an MCP server
+                     * whose DPoP proofs must carry content_digest) */
     struct tg_endpoint *endpoints;
     size_t n_endpoints;
 };
@@ -84,6 +86,16 @@ struct tg_grant {
     char **endpoints;  /* optional: "METHOD /path/template" entries this grant names */
     size_t n_endpoints;
 };
+
+/* The endpoint method of MCP tool entries ("MCP search_*" in grants and tokens). */
+#define TG_ENDPOINT_METHOD_MCP "MCP"
+#define TG_TOOL_KIND_MCP "mcp"
+#define TG_TOOL_KIND_MCP_DIGEST "mcp+content_digest"
+/* 1 when the tool is an MCP server (kind mcp or mcp+content_digest). */
+int tg_tool_is_mcp(const struct tg_tool *t);
+/* 1 when the tool's DPoP proofs must carry content_digest (MCP ext-auth
+ * DPoP profile): kind mcp+content_digest. */
+int tg_tool_requires_content_digest(const struct tg_tool *t);
 
 void tg_agent_reset(struct tg_agent *a);
 void tg_tool_reset(struct tg_tool *t);
@@ -150,8 +162,15 @@ int tg_endpoint_method_valid(struct tg_slice s);
  * (RFC 3986 pchar without "%", "*", "{", "}"; not "." or ".."), "{name}"
  * (name: [A-Za-z0-9_]{1,64}) or "*". */
 int tg_endpoint_path_valid(struct tg_slice s);
+/* MCP tool names (MCP 2025-11-25, "Tool names"): 1..128 bytes of
+ * [A-Za-z0-9_.-]. A name outside that set matches no entry (deny). */
+int tg_mcp_tool_name_valid(struct tg_slice s);
+/* The same, where "*" may also appear (any run of characters, possibly
+ * empty): "search_*", "*", "notes.*.read". */
+int tg_mcp_tool_pattern_valid(struct tg_slice s);
 /* "METHOD /path": the way grants, requests and tokens name an endpoint of a
- * tool's table. Splits on the one space; TG_ERR_INVALID_ARG when malformed. */
+ * tool's table; "MCP <name or pattern>" names an MCP tool entry. Splits on
+ * the one space; TG_ERR_INVALID_ARG when malformed. */
 enum tg_err tg_endpoint_ref_split(struct tg_slice ref, struct tg_slice *method,
                                   struct tg_slice *path) TG_MUST_CHECK;
 /* 1 when `ref` names `e` exactly ("DELETE /items/{id}"). */

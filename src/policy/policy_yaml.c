@@ -561,7 +561,7 @@ parse_agent(struct tg_policy_error *err, const struct node *n, struct tg_agent *
     return TG_OK;
 }
 
-static const char *const endpoint_keys[] = {"method", "path", "action", "risk"};
+static const char *const endpoint_keys[] = {"method", "path", "action", "risk", "mcp_tool"};
 
 static enum tg_err
 parse_endpoint(struct tg_policy_error *err, const struct node *n, struct tg_endpoint *e)
@@ -570,15 +570,29 @@ parse_endpoint(struct tg_policy_error *err, const struct node *n, struct tg_endp
     const struct node *v = NULL;
     int k;
 
-    TG_GUARD(map_begin(err, n, "endpoint", endpoint_keys, 4, &it));
+    TG_GUARD(map_begin(err, n, "endpoint", endpoint_keys, 5, &it));
     e->risk = TG_RISK_NORMAL;
     for (;;) {
         TG_GUARD(map_next(err, &it, &k, &v));
         switch (k) {
         case -1:
+            /* An MCP tool entry: {mcp_tool: NAME, action, risk}, stored as
+             * method "MCP" and path NAME (docs/policy.md). */
+            if (map_has(&it, 4)) {
+                if (map_has(&it, 0) || map_has(&it, 1))
+                    return fail_at(err, n, "endpoint: mcp_tool excludes method and path");
+                if (!map_has(&it, 2))
+                    return fail_at(err, n, "endpoint: mcp_tool and action are required");
+                e->method = strdup(TG_ENDPOINT_METHOD_MCP);
+                TG_ENSURE(e->method != NULL, TG_ERR_NOMEM, "strdup");
+                return TG_OK;
+            }
             if (!map_has(&it, 0) || !map_has(&it, 1) || !map_has(&it, 2))
                 return fail_at(err, n, "endpoint: method, path and action are required");
             return TG_OK;
+        case 4:
+            TG_GUARD(get_str(err, v, "endpoint mcp_tool", &e->path));
+            break;
         case 0:
             TG_GUARD(get_str(err, v, "endpoint method", &e->method));
             break;

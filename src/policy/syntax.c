@@ -275,6 +275,38 @@ tg_endpoint_path_valid(struct tg_slice s)
     return 1;
 }
 
+static int
+mcp_name_char(uint8_t c)
+{
+    return is_alpha(c) || is_digit(c) || c == '_' || c == '-' || c == '.';
+}
+
+int
+tg_mcp_tool_name_valid(struct tg_slice s)
+{
+    size_t i;
+
+    if (s.len == 0 || s.len > 128)
+        return 0;
+    for (i = 0; i < s.len; i++)
+        if (!mcp_name_char(s.p[i]))
+            return 0;
+    return 1;
+}
+
+int
+tg_mcp_tool_pattern_valid(struct tg_slice s)
+{
+    size_t i;
+
+    if (s.len == 0 || s.len > 128)
+        return 0;
+    for (i = 0; i < s.len; i++)
+        if (!mcp_name_char(s.p[i]) && s.p[i] != '*')
+            return 0;
+    return 1;
+}
+
 enum tg_err
 tg_endpoint_ref_split(struct tg_slice ref, struct tg_slice *method, struct tg_slice *path)
 {
@@ -284,6 +316,13 @@ tg_endpoint_ref_split(struct tg_slice ref, struct tg_slice *method, struct tg_sl
     TG_ENSURE(sp != NULL, TG_ERR_INVALID_ARG, "endpoint reference without a space");
     m = tg_slice(ref.p, (size_t)(sp - ref.p));
     p = tg_slice(sp + 1, ref.len - m.len - 1);
+    if (tg_slice_eq_str(m, TG_ENDPOINT_METHOD_MCP)) {
+        TG_ENSURE(tg_mcp_tool_pattern_valid(p), TG_ERR_INVALID_ARG,
+                  "endpoint reference: bad MCP tool name or pattern");
+        *method = m;
+        *path = p;
+        return TG_OK;
+    }
     TG_ENSURE(tg_endpoint_method_valid(m), TG_ERR_INVALID_ARG, "endpoint reference: bad method");
     TG_ENSURE(tg_endpoint_path_valid(p), TG_ERR_INVALID_ARG, "endpoint reference: bad path");
     *method = m;

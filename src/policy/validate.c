@@ -246,11 +246,18 @@ same_shape(const char *p, const char *q)
 }
 
 static enum tg_err
-endpoint_check(const struct tg_endpoint *e, size_t i, struct why *w)
+endpoint_check(const struct tg_endpoint *e, size_t i, int mcp, struct why *w)
 {
-    BAD_IF(e->method == NULL || !tg_endpoint_method_valid(sl(e->method)), w,
+    int mcp_entry = e->method != NULL && strcmp(e->method, TG_ENDPOINT_METHOD_MCP) == 0;
+
+    /* MCP tool entries (method "MCP", path a tool name or pattern) belong to
+     * MCP servers only. */
+    BAD_IF(mcp_entry && !mcp, w, "endpoints[%zu]: mcp_tool entries need a tool of kind mcp", i);
+    BAD_IF(mcp_entry && (e->path == NULL || !tg_mcp_tool_pattern_valid(sl(e->path))), w,
+           "endpoints[%zu].mcp_tool: 1 to 128 characters of A-Z a-z 0-9 _ - . and *", i);
+    BAD_IF(!mcp_entry && (e->method == NULL || !tg_endpoint_method_valid(sl(e->method))), w,
            "endpoints[%zu].method: one of GET POST PUT PATCH DELETE HEAD OPTIONS *", i);
-    BAD_IF(e->path == NULL || !tg_endpoint_path_valid(sl(e->path)), w,
+    BAD_IF(!mcp_entry && (e->path == NULL || !tg_endpoint_path_valid(sl(e->path))), w,
            "endpoints[%zu].path: a template such as /items/{id} (segments: literal, "
            "{name} or *)",
            i);
@@ -272,16 +279,18 @@ tool_check(const struct tg_tool *t, struct why *w)
            "resource: an absolute http(s) URI without fragment or userinfo");
     BAD_IF(t->upstream != NULL && !tg_uri_http_valid(sl(t->upstream)), w,
            "upstream: an absolute http(s) URI without fragment or userinfo");
-    BAD_IF(t->kind != NULL && strcmp(t->kind, "http") != 0 && strcmp(t->kind, "mcp") != 0, w,
-           "kind: http or mcp");
+    BAD_IF(t->kind != NULL && strcmp(t->kind, "http") != 0 && !tg_tool_is_mcp(t), w,
+           "kind: http, mcp or mcp+content_digest");
     BAD_IF(t->n_endpoints > TG_POLICY_MAX_ENDPOINTS, w, "endpoints: more than %d",
            TG_POLICY_MAX_ENDPOINTS);
     BAD_IF(t->n_endpoints > 0 && t->endpoints == NULL, w, "endpoints: missing");
     for (i = 0; i < t->n_endpoints; i++) {
-        TG_GUARD(endpoint_check(&t->endpoints[i], i, w));
+        TG_GUARD(endpoint_check(&t->endpoints[i], i, tg_tool_is_mcp(t), w));
         for (j = 0; j < i; j++)
             BAD_IF(strcmp(t->endpoints[i].method, t->endpoints[j].method) == 0 &&
-                       same_shape(t->endpoints[i].path, t->endpoints[j].path),
+                       (strcmp(t->endpoints[i].method, TG_ENDPOINT_METHOD_MCP) == 0
+                            ? strcmp(t->endpoints[i].path, t->endpoints[j].path) == 0
+                            : same_shape(t->endpoints[i].path, t->endpoints[j].path)),
                    w, "endpoints[%zu]: same method and path shape as endpoints[%zu]", i, j);
     }
     return TG_OK;

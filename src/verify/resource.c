@@ -394,17 +394,29 @@ config_ok(const struct tg_rs_config *cfg, const struct tg_tool *tool,
 }
 
 void
-tg_rs_decide(const struct tg_rs_config *cfg, const struct tg_tool *tool,
-             const struct tg_rs_request *req, struct tg_rs_decision *out)
+tg_rs_auth_reset(struct tg_rs_auth *a)
+{
+    if (a == NULL)
+        return;
+    tg_rs_token_unref(a->tok);
+    a->tok = NULL;
+    a->scheme = 0;
+}
+
+/* Steps 1-3: the credentials, the token and its binding. On success out is
+ * an allow (no action or endpoint yet) and auth holds the token. */
+void
+tg_rs_authenticate(const struct tg_rs_config *cfg, const struct tg_tool *tool,
+                   const struct tg_rs_request *req, struct tg_rs_auth *auth,
+                   struct tg_rs_decision *out)
 {
     const struct tg_clock *clock;
-    const struct tg_endpoint *ep = NULL;
     struct tg_rs_token *tok = NULL;
     struct tg_dpop_config dcfg;
     struct tg_dpop_request dreq;
     struct tg_dpop_result dres;
     uint8_t key[TG_SHA256_LEN];
-    char *owned = NULL, x5t[TG_THUMBPRINT_B64_LEN + 1], digest[64], scope[256];
+    char *owned = NULL, x5t[TG_THUMBPRINT_B64_LEN + 1], digest[64];
     const char *token = NULL, *why = NULL;
     size_t len = 0;
     unsigned scheme = 0;
@@ -413,11 +425,15 @@ tg_rs_decide(const struct tg_rs_config *cfg, const struct tg_tool *tool,
     enum tg_err e;
 
     memset(out, 0, sizeof(*out));
+    if (auth != NULL) {
+        auth->tok = NULL;
+        auth->scheme = 0;
+    }
     /* Fail closed until the end says otherwise. */
     out->err = TG_ERR_INTERNAL;
     out->status = 500;
     out->error = "server_error";
-    if (!config_ok(cfg, tool, req)) {
+    if (!config_ok(cfg, tool, req) || auth == NULL) {
         tg_err_raise(TG_ERR_CONFIG, "tg_rs_decide: incomplete configuration or request");
         DENY(TG_ERR_CONFIG, 500, 0, "server_error", "the resource is misconfigured", NULL);
     }
@@ -581,15 +597,40 @@ tg_rs_decide(const struct tg_rs_config *cfg, const struct tg_tool *tool,
     snprintf(out->id.binding, sizeof(out->id.binding), "%s",
              tok->jkt[0] != '\0' ? "dpop" : tok->x5t[0] != '\0' ? "mtls" : "bearer");
 
-    /* 4. The endpoint: deny by default; paths an upstream would resolve to
-     * another endpoint (dot segments, encoded ones) are refused by the matcher. */
-    e = tg_endpoint_match(tool->endpoints, tool->n_endpoints,
-                          tg_slice(req->method, strlen(req->method)),
-                          tg_slice(req->path, strlen(req->path)), &ep);
-    if (e != TG_OK)
-        DENY(TG_ERR_OAUTH_INSUFFICIENT_SCOPE, 403, scheme, "insufficient_scope",
-             e == TG_ERR_NOT_FOUND ? "no such endpoint" : "the request path is not allowed",
-             NULL);
+    out->err = TG_OK;
+    out->status = 200;
+    out->error = NULL;
+    out->description = NULL;
+    auth->tok = tok;
+    auth->scheme = scheme;
+    tok = NULL;
+out:
+    tg_rs_token_unref(tok);
+    if (owned != NULL) {
+        tg_wipe(owned, len);
+        free(owned);
+    }
+}
+
+/* Steps 4-5 for the matched entry `ep` (NULL: none matched, `nomatch` says
+ * why): the token's details allow its action and endpoint. */
+static void
+authorize_entry(const struct tg_rs_config *cfg, const struct tg_tool *tool,
+                const struct tg_rs_auth *auth, const struct tg_endpoint *ep,
+                const char *nomatch, struct tg_rs_decision *out)
+{
+    const struct tg_rs_token *tok = auth->tok;
+    unsigned scheme = auth->scheme;
+    const char *why = NULL;
+    char scope[256];
+
+    out->scope_needed[0] = '\0';
+    out->need_nonce = 0;
+    out->retry_after = 0;
+    out->id.action[0] = '\0';
+    out->id.endpoint[0] = '\0';
+    if (ep == NULL)
+        DENY(TG_ERR_OAUTH_INSUFFICIENT_SCOPE, 403, scheme, "insufficient_scope", nomatch, NULL);
     snprintf(out->id.action, sizeof(out->id.action), "%s", tg_action_name(ep->action));
     if (snprintf(out->id.endpoint, sizeof(out->id.endpoint), "%s %s", ep->method, ep->path) >=
             (int)sizeof(out->id.endpoint) ||
@@ -607,9 +648,116 @@ tg_rs_decide(const struct tg_rs_config *cfg, const struct tg_tool *tool,
     out->error = NULL;
     out->description = NULL;
 out:
-    tg_rs_token_unref(tok);
-    if (owned != NULL) {
-        tg_wipe(owned, len);
-        free(owned);
+    return;
+}
+
+void
+tg_rs_decide(const struct tg_rs_config *cfg, const struct tg_tool *tool,
+             const struct tg_rs_request *req, struct tg_rs_decision *out)
+{
+    struct tg_rs_auth auth = {0};
+    const struct tg_endpoint *ep = NULL;
+    enum tg_err e;
+
+    tg_rs_authenticate(cfg, tool, req, &auth, out);
+    if (out->err != TG_OK)
+        return;
+    /* 4. The endpoint: deny by default; paths an upstream would resolve to
+     * another endpoint (dot segments, encoded ones) are refused by the matcher. */
+    e = tg_endpoint_match(tool->endpoints, tool->n_endpoints,
+                          tg_slice(req->method, strlen(req->method)),
+                          tg_slice(req->path, strlen(req->path)), &ep);
+    authorize_entry(cfg, tool, &auth, e == TG_OK ? ep : NULL,
+                    e == TG_ERR_NOT_FOUND ? "no such endpoint" : "the request path is not allowed",
+                    out);
+    tg_rs_auth_reset(&auth);
+}
+
+/* ---- MCP: authenticate once, authorize per MCP tool ---- */
+
+void
+tg_rs_authorize_mcp_tool(const struct tg_rs_config *cfg, const struct tg_tool *tool,
+                         const struct tg_rs_auth *auth, const char *name,
+                         struct tg_rs_decision *out)
+{
+    const struct tg_endpoint *ep = NULL;
+    enum tg_err e;
+
+    if (cfg == NULL || tool == NULL || auth == NULL || auth->tok == NULL || name == NULL) {
+        struct refusal r = {0, "server_error", "the resource is misconfigured", NULL};
+
+        tg_err_raise(TG_ERR_CONFIG, "tg_rs_authorize_mcp_tool: not authenticated");
+        deny(cfg, out, TG_ERR_CONFIG, 500, &r);
+        return;
     }
+    e = tg_mcp_tool_match(tool->endpoints, tool->n_endpoints, tg_slice(name, strlen(name)), &ep);
+    authorize_entry(cfg, tool, auth, e == TG_OK ? ep : NULL, "no such MCP tool", out);
+}
+
+/* Some detail of the token names this tool (and its resource, when it has
+ * locations) with at least one action. */
+static int
+names_tool(const struct tg_rs_token *t, const struct tg_tool *tool)
+{
+    size_t i;
+
+    for (i = 0; i < t->n_details; i++) {
+        const struct tg_authz_detail *d = &t->details[i];
+
+        if (strcmp(d->tool, tool->id) != 0)
+            continue;
+        if (d->locations != NULL && !has_str(d->locations, d->n_locations, tool->resource))
+            continue;
+        if (d->actions != 0)
+            return 1;
+    }
+    return 0;
+}
+
+void
+tg_rs_authorize_mcp_any(const struct tg_rs_config *cfg, const struct tg_tool *tool,
+                        const struct tg_rs_auth *auth, struct tg_rs_decision *out)
+{
+    char scope[256];
+
+    if (cfg == NULL || tool == NULL || auth == NULL || auth->tok == NULL) {
+        struct refusal r = {0, "server_error", "the resource is misconfigured", NULL};
+
+        tg_err_raise(TG_ERR_CONFIG, "tg_rs_authorize_mcp_any: not authenticated");
+        deny(cfg, out, TG_ERR_CONFIG, 500, &r);
+        return;
+    }
+    /* id.action and id.endpoint stay as an earlier message of a batch set
+     * them. */
+    out->scope_needed[0] = '\0';
+    if (!names_tool(auth->tok, tool)) {
+        struct refusal r = {auth->scheme, "insufficient_scope",
+                            "the access token does not allow this tool", scope};
+
+        snprintf(scope, sizeof(scope), "%s:read", tool->id);
+        tg_err_raise(TG_ERR_OAUTH_INSUFFICIENT_SCOPE, "token does not name tool %s", tool->id);
+        deny(cfg, out, TG_ERR_OAUTH_INSUFFICIENT_SCOPE, 403, &r);
+        return;
+    }
+    out->err = TG_OK;
+    out->status = 200;
+    out->error = NULL;
+    out->description = NULL;
+    out->www_authenticate[0] = '\0';
+}
+
+int
+tg_rs_mcp_tool_allowed(const struct tg_tool *tool, const struct tg_rs_auth *auth,
+                       const char *name)
+{
+    const struct tg_endpoint *ep = NULL;
+    const char *why = NULL;
+
+    if (tool == NULL || auth == NULL || auth->tok == NULL || name == NULL)
+        return 0;
+    if (tg_mcp_tool_match(tool->endpoints, tool->n_endpoints, tg_slice(name, strlen(name)),
+                          &ep) != TG_OK)
+        return 0;
+    return authorized(auth->tok, tool, ep, auth->tok->jkt[0] != '\0' || auth->tok->x5t[0] != '\0',
+                      &why);
 }

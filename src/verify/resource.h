@@ -115,9 +115,52 @@ struct tg_rs_decision {
     int cache_hit;            /* the token's verification came from the cache */
 };
 
-/* Decide. Never fails open: any internal error denies. */
+/* Decide. Never fails open: any internal error denies. The same as
+ * tg_rs_authenticate, then the endpoint of (method, path) in the tool's
+ * table, then its authorization. */
 void tg_rs_decide(const struct tg_rs_config *cfg, const struct tg_tool *tool,
                   const struct tg_rs_request *req, struct tg_rs_decision *out);
+
+/* --- Authenticate once, authorize many (MCP: one request names MCP tools,
+ * and a tools/list answer is filtered per tool) --- */
+
+struct tg_rs_token;
+/* A verified token for one request: zero-initialise; tg_rs_auth_reset
+ * releases it. */
+struct tg_rs_auth {
+    struct tg_rs_token *tok; /* a reference; NULL when not authenticated */
+    unsigned scheme;         /* the scheme the client used (for challenges) */
+};
+void tg_rs_auth_reset(struct tg_rs_auth *a);
+
+/* Steps 1-3 of tg_rs_decide (credentials, token, audience, live state,
+ * binding, proof, content_digest), no endpoint. On allow out->err is TG_OK,
+ * out->id holds the identity (no action or endpoint) and auth the token;
+ * on a refusal auth is empty and out is the refusal to send. req->path is
+ * not read but must be set. */
+void tg_rs_authenticate(const struct tg_rs_config *cfg, const struct tg_tool *tool,
+                        const struct tg_rs_request *req, struct tg_rs_auth *auth,
+                        struct tg_rs_decision *out);
+/* Steps 4-5 for the MCP tool `name` (params.name of a tools/call) of an MCP
+ * server `tool` whose table holds "MCP" entries (tg_mcp_tool_match). `out`
+ * is the decision tg_rs_authenticate filled: it becomes an allow with
+ * id.action and id.endpoint ("MCP search_*"), or 403 insufficient_scope:
+ * with scope="<tool>:<action>" when the entry exists but the token does not
+ * allow it, without a scope when no entry names `name` (or it is not a
+ * valid name). High-risk entries need a detail naming them and a
+ * sender-constrained token, as endpoints do. */
+void tg_rs_authorize_mcp_tool(const struct tg_rs_config *cfg, const struct tg_tool *tool,
+                              const struct tg_rs_auth *auth, const char *name,
+                              struct tg_rs_decision *out);
+/* Every other MCP message (initialize, notifications, tools/list, ping,
+ * resources, prompts, responses; GET and DELETE): some detail of the token
+ * names this tool (any action). Else 403 insufficient_scope,
+ * scope="<tool>:read". */
+void tg_rs_authorize_mcp_any(const struct tg_rs_config *cfg, const struct tg_tool *tool,
+                             const struct tg_rs_auth *auth, struct tg_rs_decision *out);
+/* 1 when tg_rs_authorize_mcp_tool would allow `name` (tools/list filter). */
+int tg_rs_mcp_tool_allowed(const struct tg_tool *tool, const struct tg_rs_auth *auth,
+                           const char *name);
 
 /* A JWKS (RFC 7517 §5) as an immutable key set for tg_rs_keys: public
  * signing keys with a kid (keys of other uses or types are skipped; a

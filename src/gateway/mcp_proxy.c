@@ -1,0 +1,189 @@
+/* The proxy for tools of kind mcp: an MCP server behind the gateway
+ * (Streamable HTTP). The token and its proof are verified once per request;
+ * each JSON-RPC message is then authorized on its own (tools/call by the MCP
+ * tool it names, everything else by the token naming this tool at all);
+ * tools/list answers are filtered to the tools the token allows.
+ * docs/gateway.md, "MCP servers". */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "core/log.h"
+#include "gateway/internal.h"
+#include "gateway/mcp.h"
+#include "gateway/remote.h"
+
+/* A JSON-RPC error answer (the gateway's own: 400 for a body or headers it
+ * refuses, 413 for a body too large). */
+static void
+respond_rpc_error(struct tg_http_response *res, int status, const json_t *id, int code,
+                  const char *message)
+{
+    char *text = tg_mcp_error_body(id, code, message);
+
+    if (text == NULL || tg_http_response_json(res, status, text) != TG_OK) {
+        tg_http_response_reset(res);
+        res->status = 500;
+    }
+    free(text);
+}
+
+struct allow_ctx {
+    const struct tg_tool *tool;
+    const struct tg_rs_auth *auth;
+};
+
+static int
+tool_allowed(void *arg, const char *name)
+{
+    const struct allow_ctx *c = arg;
+
+    return tg_rs_mcp_tool_allowed(c->tool, c->auth, name);
+}
+
+static const char *
+response_header(const struct tg_http_response *res, const char *name)
+{
+    size_t i;
+
+    for (i = 0; i < res->n_headers; i++)
+        if (strcasecmp(res->headers[i].name, name) == 0)
+            return res->headers[i].value;
+    return NULL;
+}
+
+/* Authorize every message of the body; on a refusal d is it. */
+static void
+authorize_messages(const struct tg_rs_config *cfg, const struct tg_tool *tool,
+                   const struct tg_rs_auth *auth, const struct tg_mcp_req *m,
+                   struct tg_rs_decision *d)
+{
+    size_t i;
+
+    for (i = 0; i < m->n; i++) {
+        if (m->msgs[i].kind == TG_MCP_TOOLS_CALL)
+            tg_rs_authorize_mcp_tool(cfg, tool, auth, m->msgs[i].name, d);
+        else
+            tg_rs_authorize_mcp_any(cfg, tool, auth, d);
+        if (d->err != TG_OK)
+            return;
+    }
+}
+
+void
+tg_gw_mcp_proxy(struct tg_gateway *gw, const struct tg_gw_tool *tool,
+                const struct tg_http_request *req, const char *rest, const char *url,
+                struct tg_rs_decision *d, struct tg_http_response *res, struct tg_gw_audit *a)
+{
+    struct tg_rs_auth auth = {0};
+    struct tg_mcp_req m;
+    struct tg_rs_config cfg;
+    struct tg_gw_rs_request rq;
+    struct tg_slice body = tg_http_body(req);
+    const char *methods[TG_GW_MAX_CREDENTIAL_HEADERS], *names[TG_GW_MAX_CREDENTIAL_HEADERS];
+    const char *why = NULL, *method = tg_http_method(req);
+    char prm[TG_GW_URL_MAX];
+    size_t n_methods, n_names, removed = 0;
+    int code = 0, status, post = strcmp(method, "POST") == 0;
+    enum tg_err e;
+
+    memset(&m, 0, sizeof(m));
+    a->event = "gateway.deny";
+    a->d = d;
+    /* 1. Once per request: credentials, token, binding, proof (and the
+     * proof's content_digest over the raw body). */
+    tg_gw_rs_config(gw, tool, &cfg, prm, sizeof(prm));
+    tg_gw_rs_request(req, method, rest[0] != '\0' ? rest : "/", url, body, &rq);
+    tg_rs_authenticate(&cfg, &tool->t, &rq.rq, &auth, d);
+    /* The request's Authorization was lent to remote introspection for
+     * this decision only (remote_state.c). */
+    tg_gw_remote_set_authorization(NULL);
+    if (d->err != TG_OK) {
+        a->status = d->status;
+        tg_gw_respond_deny(gw, d, res);
+        goto out;
+    }
+
+    if (!post) {
+        /* GET (the server's SSE stream), DELETE (end of session), ...:
+         * any action on this tool. */
+        tg_rs_authorize_mcp_any(&cfg, &tool->t, &auth, d);
+    } else {
+        /* 2. The JSON-RPC body: the body decides, never the headers. */
+        if (body.len > TG_MCP_MAX_BODY) {
+            a->status = 413;
+            a->error = "invalid_request";
+            a->reason = "the JSON-RPC body is too large";
+            respond_rpc_error(res, 413, NULL, TG_MCP_ERR_INVALID_REQUEST, a->reason);
+            goto out;
+        }
+        if (tg_mcp_parse(body, &m, &code, &why) != TG_OK) {
+            a->status = code != 0 ? 400 : 500;
+            a->error = code != 0 ? "invalid_request" : "server_error";
+            a->reason = why != NULL ? why : "out of memory";
+            respond_rpc_error(res, a->status, tg_mcp_reply_id(&m),
+                              code != 0 ? code : -32603, a->reason);
+            goto out;
+        }
+        /* 3. SEP-2243: Mcp-Method / Mcp-Name must agree with the body. */
+        n_methods = tg_http_header_values(req, "Mcp-Method", methods, TG_GW_MAX_CREDENTIAL_HEADERS);
+        n_names = tg_http_header_values(req, "Mcp-Name", names, TG_GW_MAX_CREDENTIAL_HEADERS);
+        if (n_methods > TG_GW_MAX_CREDENTIAL_HEADERS || n_names > TG_GW_MAX_CREDENTIAL_HEADERS ||
+            !tg_mcp_headers_agree(&m, methods, n_methods, names, n_names, &why)) {
+            a->status = 400;
+            a->error = "invalid_request";
+            a->reason = why != NULL ? why : "too many Mcp-Method or Mcp-Name headers";
+            respond_rpc_error(res, 400, tg_mcp_reply_id(&m), TG_MCP_ERR_HEADER_MISMATCH,
+                              a->reason);
+            goto out;
+        }
+        /* 4. Per message: tools/call by its MCP tool, the rest by the tool. */
+        authorize_messages(&cfg, &tool->t, &auth, &m, d);
+    }
+    if (d->err != TG_OK) {
+        a->status = d->status;
+        tg_gw_respond_deny(gw, d, res);
+        goto out;
+    }
+
+    a->event = "gateway.allow";
+    if (tool->t.upstream == NULL || tool->t.upstream[0] == '\0') {
+        a->status = 502;
+        a->reason = "the tool has no upstream";
+        tg_gw_respond_error(res, 502, "server_error", a->reason);
+        goto out;
+    }
+    if (tg_gw_forward(gw, tool, req, rest, &d->id, res, &status, &why) != TG_OK) {
+        tg_log_warnx("gateway: %s", tg_err_detail());
+        tg_http_response_reset(res);
+        a->status = status;
+        a->reason = why;
+        tg_gw_respond_error(res, status, "server_error", why);
+        goto out;
+    }
+    a->status = status;
+    a->upstream_status = status;
+    a->reason = "forwarded";
+    /* 5. tools/list: only the tools this token may call. Fail closed: an
+     * answer that cannot be read is not passed on. */
+    if (status >= 200 && status <= 299 && tg_mcp_has_tools_list(&m)) {
+        struct allow_ctx ac = {&tool->t, &auth};
+
+        e = tg_mcp_filter_response(&m, response_header(res, "Content-Type"), &res->body,
+                                   tool_allowed, &ac, &removed);
+        if (e != TG_OK) {
+            tg_log_warnx("gateway: tools/list answer of %s: %s", tool->t.id, tg_err_detail());
+            tg_http_response_reset(res);
+            a->status = 502;
+            a->reason = "the tool's tools/list answer could not be filtered";
+            tg_gw_respond_error(res, 502, "server_error", a->reason);
+            goto out;
+        }
+        if (removed > 0)
+            a->reason = "forwarded; tools/list filtered";
+    }
+out:
+    tg_mcp_req_reset(&m);
+    tg_rs_auth_reset(&auth);
+}
