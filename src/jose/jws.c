@@ -467,3 +467,29 @@ out:
     json_decref(hdr);
     return rv;
 }
+
+enum tg_err
+tg_jws_sign_prepared(const struct tg_jwk *jwk, enum tg_jws_alg alg, struct tg_slice header_b64,
+                     struct tg_slice payload, struct tg_buf *out)
+{
+    enum tg_err rv = TG_OK;
+    uint8_t sig[TG_SIG_MAX_LEN];
+    size_t sig_len, start = out->len;
+
+    TG_CHECK(tg_jws_alg_fits(alg, jwk->type), TG_ERR_JWS_ALG_KEY_MISMATCH, "alg/key");
+    TG_CHECK(jwk->alg == TG_JWS_ALG_UNSET || tg_jws_alg_same(jwk->alg, alg),
+             TG_ERR_JWS_ALG_KEY_MISMATCH, "key is for another alg");
+    TG_CHECK(header_b64.len > 0 && tg_b64url_check(header_b64) == TG_OK, TG_ERR_INVALID_ARG,
+             "header segment");
+    TG_TRY(tg_buf_append(out, header_b64.p, header_b64.len));
+    TG_TRY(tg_buf_append(out, ".", 1));
+    TG_TRY(tg_b64url_encode(payload, out));
+    TG_TRY(tg_sign(jwk->key, tg_jws_alg_scheme(alg), tg_slice(out->p + start, out->len - start),
+                   sig, sizeof(sig), &sig_len));
+    TG_TRY(tg_buf_append(out, ".", 1));
+    TG_TRY(tg_b64url_encode(tg_slice(sig, sig_len), out));
+out:
+    if (rv != TG_OK)
+        out->len = start;
+    return rv;
+}

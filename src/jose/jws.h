@@ -63,4 +63,10 @@ void tg_jws_reset(struct tg_jws *jws);
 enum tg_err tg_jws_sign(const struct tg_jwk *jwk, enum tg_jws_alg alg, const json_t *extra,
                         struct tg_slice payload, struct tg_buf *out) TG_MUST_CHECK;
 
+/* Sign with a protected header already encoded (`header_b64`, the first
+ * segment, no dot): for a signer whose header never changes. */
+enum tg_err tg_jws_sign_prepared(const struct tg_jwk *jwk, enum tg_jws_alg alg,
+                                 struct tg_slice header_b64, struct tg_slice payload,
+                                 struct tg_buf *out) TG_MUST_CHECK;
+
 #endif

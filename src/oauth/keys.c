@@ -16,8 +16,11 @@
 
 #define MAX_KEYS 16
 
+#define AT_HEADER_MAX 256
+
 struct ring_key {
     char kid[TG_THUMBPRINT_B64_LEN + 1];
+    char at_header[AT_HEADER_MAX]; /* base64url of {"alg","typ":"at+jwt","kid"}, built once */
     enum tg_key_state state;
     struct tg_jwk jwk; /* private for next/current, public-capable for all */
     int64_t retired_at;
@@ -218,6 +221,16 @@ open_row(struct tg_keyring *kr, const struct tg_signing_key_row *row, struct rin
     TG_TRY(tg_jws_alg_parse(row->alg, &rk->jwk.alg));
     rk->state = row->state;
     rk->retired_at = row->retired_at;
+    {
+        char hdr[160];
+        int n = snprintf(hdr, sizeof(hdr), "{\"alg\":\"%s\",\"typ\":\"at+jwt\",\"kid\":\"%s\"}",
+                         tg_jws_alg_name(rk->jwk.alg), rk->kid);
+
+        TG_CHECK(n > 0 && (size_t)n < sizeof(hdr) &&
+                     tg_b64url_encoded_len((size_t)n) < sizeof(rk->at_header),
+                 TG_ERR_INTERNAL, "header");
+        tg_b64url_encode_to(tg_slice(hdr, (size_t)n), rk->at_header);
+    }
 out:
     if (rv != TG_OK)
         tg_jwk_reset(&rk->jwk);
@@ -382,7 +395,7 @@ tg_keyring_sign(struct tg_keyring *kr, const char *typ, const json_t *claims, st
     enum tg_err rv = TG_OK;
     struct tg_jwk signer;
     json_t *hdr = NULL;
-    char *payload = NULL;
+    char *payload = NULL, at_header[AT_HEADER_MAX] = "";
     size_t i;
 
     memset(&signer, 0, sizeof(signer));
@@ -393,15 +406,23 @@ tg_keyring_sign(struct tg_keyring *kr, const char *typ, const json_t *claims, st
             signer.type = kr->keys[i].jwk.type;
             signer.alg = kr->keys[i].jwk.alg;
             signer.kid = strdup(kr->keys[i].kid);
+            memcpy(at_header, kr->keys[i].at_header, sizeof(at_header));
             break;
         }
     }
     pthread_rwlock_unlock(&kr->lock);
     TG_CHECK(signer.key != NULL && signer.kid != NULL, TG_ERR_INTERNAL, "no current signing key");
-    hdr = json_pack("{s:s,s:s}", "typ", typ, "kid", signer.kid);
     payload = json_dumps(claims, JSON_COMPACT);
-    TG_CHECK(hdr != NULL && payload != NULL, TG_ERR_NOMEM, "token");
-    TG_TRY(tg_jws_sign(&signer, signer.alg, hdr, tg_slice(payload, strlen(payload)), out));
+    TG_CHECK(payload != NULL, TG_ERR_NOMEM, "token");
+    if (strcmp(typ, "at+jwt") == 0 && at_header[0] != '\0') {
+        /* The access-token header never changes for a key: encoded once. */
+        TG_TRY(tg_jws_sign_prepared(&signer, signer.alg, tg_slice(at_header, strlen(at_header)),
+                                    tg_slice(payload, strlen(payload)), out));
+    } else {
+        hdr = json_pack("{s:s,s:s}", "typ", typ, "kid", signer.kid);
+        TG_CHECK(hdr != NULL, TG_ERR_NOMEM, "token");
+        TG_TRY(tg_jws_sign(&signer, signer.alg, hdr, tg_slice(payload, strlen(payload)), out));
+    }
 out:
     free(payload);
     json_decref(hdr);

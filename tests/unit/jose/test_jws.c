@@ -326,6 +326,26 @@ test_sign_refusals(void)
     CHECK_ERR(tg_jws_sign(&pub, TG_JWS_ES256, NULL, TG_SLICE_STR("x"), &out),
               TG_ERR_JWK_NOT_PRIVATE);
     CHECK(out.len == 0);
+    /* A prepared header: signs and verifies; a bad segment is refused. */
+    {
+        struct tg_jws jws;
+        const char *tok;
+
+        CHECK_OK(tg_jws_sign_prepared(&k256, TG_JWS_ES256, TG_SLICE_STR("eyJhbGciOiJFUzI1NiJ9"),
+                                      TG_SLICE_STR("{}"), &out));
+        CHECK_OK(tg_buf_cstr(&out, &tok));
+        CHECK_OK(tg_jws_parse(tg_slice(tok, strlen(tok)), NULL, &jws));
+        CHECK_OK(tg_jws_verify(&jws, &k256));
+        tg_jws_reset(&jws);
+        out.len = 0;
+        CHECK_ERR(tg_jws_sign_prepared(&k256, TG_JWS_ES256, TG_SLICE_STR("eyJ.bad"),
+                                       TG_SLICE_STR("{}"), &out),
+                  TG_ERR_INVALID_ARG);
+        CHECK_ERR(tg_jws_sign_prepared(&k256, TG_JWS_RS256, TG_SLICE_STR("eyJhbGciOiJFUzI1NiJ9"),
+                                       TG_SLICE_STR("{}"), &out),
+                  TG_ERR_JWS_ALG_KEY_MISMATCH);
+        CHECK(out.len == 0);
+    }
     tg_jwk_reset(&pub);
     free(pj);
     json_decref(bad);
