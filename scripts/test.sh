@@ -61,6 +61,8 @@ suite "integration: client authentication (default)" /usr/bin/python3 tests/inte
 suite "integration: client authentication (asan)" /usr/bin/python3 tests/integration/test_as_auth.py build/asan/tollgate
 suite "integration: gateway (default)" /usr/bin/python3 tests/integration/test_gateway.py build/default/tollgate
 suite "integration: gateway (asan)" /usr/bin/python3 tests/integration/test_gateway.py build/asan/tollgate
+suite "integration: tenant-bound routing (default)" /usr/bin/python3 tests/integration/test_tenant.py build/default/tollgate
+suite "integration: tenant-bound routing (asan)" /usr/bin/python3 tests/integration/test_tenant.py build/asan/tollgate
 suite "integration: MCP tools (default)" /usr/bin/python3 tests/integration/test_mcp.py build/default/tollgate
 suite "integration: MCP tools (asan)" /usr/bin/python3 tests/integration/test_mcp.py build/asan/tollgate
 suite "integration: nginx auth_request (default)" /usr/bin/python3 tests/integration/test_nginx.py build/default/tollgate

@@ -152,6 +152,8 @@ tg_gw_handle_check(void *ctx, const struct tg_http_request *req, struct tg_http_
         goto audit;
     }
     tg_gw_decide(gw, tool, req, method, rest[0] != '\0' ? rest : "/", url, tg_http_body(req), d);
+    /* The proxy's decision includes a tenant-bound tool's tenant rule. */
+    tg_gw_tenant_gate(gw, tool, d);
     a.d = d;
     a.status = d->err == TG_OK ? 200 : d->status;
     if (d->err != TG_OK) {

@@ -76,6 +76,23 @@ int tg_gw_path_is_safe(const char *path);
  * TG_ERR_TOO_LARGE when it does not fit. */
 enum tg_err tg_gw_upstream_url(const char *upstream, const char *rest, const char *query,
                                char *out, size_t cap) TG_MUST_CHECK;
+/* Tenant-bound tools (docs/gateway.md, "Tenant-bound routing"): an
+ * upstream holding this placeholder takes the verified token's tenant there. */
+#define TG_GW_TENANT_PLACEHOLDER "{tenant}"
+/* Longest tenant that can name a host label (RFC 1035 §2.3.4). */
+#define TG_GW_TENANT_LABEL_MAX 63
+/* 1 when `upstream` holds the placeholder (NULL: 0). */
+int tg_gw_upstream_tenant_bound(const char *upstream);
+/* The upstream for `tenant`: the placeholder replaced by it, or `upstream`
+ * copied when it holds none. Where it stands decides what a tenant may be:
+ * in the host (before the first "/", "?" or "#" after "://") 1..63 of
+ * [A-Za-z0-9-]; elsewhere (a path segment) 1..128 of [A-Za-z0-9._-], not
+ * "." or "..". TG_ERR_NOT_FOUND: tenant-bound and `tenant` is NULL or empty;
+ * TG_ERR_INVALID_ARG: the tenant is outside that alphabet; TG_ERR_CONFIG:
+ * the placeholder in the query or twice (validation refuses those);
+ * TG_ERR_TOO_LARGE: it does not fit. */
+enum tg_err tg_gw_upstream_for_tenant(const char *upstream, const char *tenant, char *out,
+                                      size_t cap) TG_MUST_CHECK;
 /* 1 when a request header of this name may be forwarded upstream:
  * credentials (Authorization, Proxy-Authorization, DPoP, Cookie), framing
  * and hop-by-hop headers, Host, Expect, Accept-Encoding, forwarding headers,
@@ -145,6 +162,12 @@ struct tg_gw_audit {
 };
 enum tg_err tg_gw_audit_emit(struct tg_gateway *gw, const struct tg_http_request *req,
                              const struct tg_gw_audit *a) TG_MUST_CHECK;
+
+/* tenant.c: for a tenant-bound tool, turn the allow `d` into 403
+ * insufficient_scope when the token has no tenant, or one that cannot name
+ * the tool's upstream; anything else is left as it is. */
+void tg_gw_tenant_gate(const struct tg_gateway *gw, const struct tg_gw_tool *tool,
+                       struct tg_rs_decision *d);
 
 /* proxy.c: the upstream exchange. On success res holds the upstream's
  * status, body and allowed headers; otherwise *status says what the agent

@@ -99,6 +99,9 @@ tg_gw_mcp_proxy(struct tg_gateway *gw, const struct tg_gw_tool *tool,
     /* The request's Authorization was lent to remote introspection for
      * this decision only (remote_state.c). */
     tg_gw_remote_set_authorization(NULL);
+    /* A tenant-bound server: every message needs a token with a tenant
+     * that can name its upstream. */
+    tg_gw_tenant_gate(gw, tool, d);
     if (d->err != TG_OK) {
         a->status = d->status;
         tg_gw_respond_deny(gw, d, res);

@@ -279,7 +279,7 @@ tg_gw_forward(struct tg_gateway *gw, const struct tg_gw_tool *tool, const struct
     struct resp r = {0};
     struct tg_slice body = tg_http_body(req);
     const char *method = tg_http_method(req);
-    char url[TG_GW_URL_MAX];
+    char url[TG_GW_URL_MAX], upstream[TG_GW_URL_MAX];
     CURL *h;
     CURLcode cc;
     long code = 0;
@@ -288,7 +288,10 @@ tg_gw_forward(struct tg_gateway *gw, const struct tg_gw_tool *tool, const struct
 
     *status = 502;
     *why = "the tool's upstream is unavailable";
-    TG_TRY(tg_gw_upstream_url(tool->t.upstream, rest, tg_http_query(req), url, sizeof(url)));
+    /* A tenant-bound upstream takes the verified token's tenant (the gate
+     * has refused a token without a usable one; this fails closed anyway). */
+    TG_TRY(tg_gw_upstream_for_tenant(tool->t.upstream, id->tenant, upstream, sizeof(upstream)));
+    TG_TRY(tg_gw_upstream_url(upstream, rest, tg_http_query(req), url, sizeof(url)));
     TG_TRY(build_headers(req, id, &hs));
     h = thread_curl(gw);
     TG_CHECK(h != NULL, TG_ERR_NOMEM, "curl handle");
@@ -420,6 +423,7 @@ tg_gw_handle_proxy(void *ctx, const struct tg_http_request *req, struct tg_http_
         goto audit;
     }
     tg_gw_decide(gw, tool, req, a.method, rest[0] != '\0' ? rest : "/", url, tg_http_body(req), d);
+    tg_gw_tenant_gate(gw, tool, d);
     a.d = d;
     if (d->err != TG_OK) {
         a.event = "gateway.deny";

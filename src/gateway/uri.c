@@ -1,6 +1,7 @@
 /* Pure helpers of the gateway: the /tools/<id> path split, the path safety
  * rule for URIs that did not come through the router, which headers cross
- * the gateway in each direction, and the upstream URL. */
+ * the gateway in each direction, the upstream URL, and a tenant-bound
+ * upstream's tenant. */
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
@@ -205,6 +206,61 @@ tg_gw_upstream_url(const char *base, const char *rest, const char *query, char *
     else
         n = snprintf(out, cap, "%.*s%s%s%s", (int)blen, base, rest, query != NULL ? "?" : "",
                      query != NULL ? query : "");
+    TG_ENSURE(n >= 0 && (size_t)n < cap, TG_ERR_TOO_LARGE, "upstream URL too long");
+    return TG_OK;
+}
+
+int
+tg_gw_upstream_tenant_bound(const char *upstream)
+{
+    return upstream != NULL && strstr(upstream, TG_GW_TENANT_PLACEHOLDER) != NULL;
+}
+
+/* A tenant that can stand where the placeholder is, without changing what
+ * the rest of the URL means: no "/", "?", "#", "%", ":" or "@". */
+static int
+tenant_fits(const char *t, size_t n, int host)
+{
+    size_t i;
+
+    if (n == 0 || n > (host ? TG_GW_TENANT_LABEL_MAX : TG_POLICY_ID_MAX))
+        return 0;
+    for (i = 0; i < n; i++) {
+        char c = t[i];
+
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '-' || (!host && (c == '.' || c == '_'))))
+            return 0;
+    }
+    /* A dot segment would be resolved away by the upstream. */
+    return !(t[0] == '.' && (n == 1 || (n == 2 && t[1] == '.')));
+}
+
+enum tg_err
+tg_gw_upstream_for_tenant(const char *upstream, const char *tenant, char *out, size_t cap)
+{
+    const size_t phn = strlen(TG_GW_TENANT_PLACEHOLDER);
+    const char *at = strstr(upstream, TG_GW_TENANT_PLACEHOLDER), *auth, *q;
+    size_t tn = tenant != NULL ? strlen(tenant) : 0;
+    int n, host;
+
+    if (at == NULL) {
+        n = snprintf(out, cap, "%s", upstream);
+        TG_ENSURE(n >= 0 && (size_t)n < cap, TG_ERR_TOO_LARGE, "upstream URL too long");
+        return TG_OK;
+    }
+    TG_ENSURE(strstr(at + phn, TG_GW_TENANT_PLACEHOLDER) == NULL, TG_ERR_CONFIG,
+              "upstream holds {tenant} twice");
+    q = strchr(upstream, '?');
+    TG_ENSURE(q == NULL || at < q, TG_ERR_CONFIG, "upstream holds {tenant} in its query");
+    auth = strstr(upstream, "://");
+    TG_ENSURE(auth != NULL && auth < at, TG_ERR_CONFIG, "upstream without an authority");
+    auth += 3;
+    host = at < auth + strcspn(auth, "/?#");
+    TG_ENSURE(tn > 0, TG_ERR_NOT_FOUND, "the token has no tenant");
+    TG_ENSURE(tenant_fits(tenant, tn, host), TG_ERR_INVALID_ARG,
+              "tenant not usable in the upstream's %s", host ? "host" : "path");
+    n = snprintf(out, cap, "%.*s%s%s", (int)(at - upstream), upstream, tenant, at + phn);
     TG_ENSURE(n >= 0 && (size_t)n < cap, TG_ERR_TOO_LARGE, "upstream URL too long");
     return TG_OK;
 }

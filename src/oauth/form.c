@@ -67,9 +67,14 @@ tg_form_parse(struct tg_slice body, struct tg_form *out)
         }
         TG_CHECK(out->n < TG_FORM_MAX_PARAMS, TG_ERR_OAUTH_INVALID_REQUEST, "too many parameters");
         eq = memchr(p, '=', (size_t)(amp - p));
-        TG_CHECK(eq != NULL && eq > p, TG_ERR_OAUTH_INVALID_REQUEST, "parameter without name or value");
+        /* "name" alone is name with an empty value (WHATWG urlencoded
+         * parsing); an empty name is refused. */
+        if (eq == NULL)
+            eq = amp;
+        TG_CHECK(eq > p, TG_ERR_OAUTH_INVALID_REQUEST, "parameter without a name");
         TG_TRY(tg_url_decode(p, (size_t)(eq - p), 1, &out->p[out->n].name));
-        TG_TRY(tg_url_decode(eq + 1, (size_t)(amp - eq - 1), 1, &out->p[out->n].value));
+        TG_TRY(tg_url_decode(eq < amp ? eq + 1 : amp, eq < amp ? (size_t)(amp - eq - 1) : 0, 1,
+                             &out->p[out->n].value));
         out->n++;
         p = amp + 1;
     }

@@ -14,6 +14,8 @@
 
 #define DN_MAX 1024
 #define DNS_MAX 253
+/* Where a tenant-bound tool's upstream takes the token's tenant. */
+#define TENANT_PLACEHOLDER "{tenant}"
 
 struct why {
     char *buf;
@@ -268,6 +270,64 @@ endpoint_check(const struct tg_endpoint *e, size_t i, int mcp, struct why *w)
     return TG_OK;
 }
 
+/* A tenant-bound upstream (docs/policy.md): "{tenant}" once, as a whole
+ * host label that is not the last one ("http://{tenant}.crm.internal"), or
+ * as a whole path segment ("http://h/{tenant}/api"); never in the port, the
+ * query, an IP literal or part of a label or segment. The gateway puts the
+ * token's tenant there (src/gateway/uri.c, tg_gw_upstream_for_tenant). */
+static enum tg_err
+upstream_check(const char *u, struct why *w)
+{
+    static const char ph[] = TENANT_PLACEHOLDER;
+    const size_t phn = sizeof(ph) - 1;
+    const char *at = strstr(u, ph), *auth, *auth_end, *host_end, *q, *after, *last, *p;
+    char sample[TG_POLICY_URI_MAX + 1];
+    size_t n = strlen(u);
+
+    if (at == NULL) {
+        BAD_IF(!tg_uri_http_valid(sl(u)), w,
+               "upstream: an absolute http(s) URI without fragment or userinfo");
+        return TG_OK;
+    }
+    BAD_IF(strstr(at + phn, ph) != NULL, w, "upstream: {tenant} at most once");
+    BAD_IF(n > TG_POLICY_URI_MAX, w, "upstream: longer than %d bytes", TG_POLICY_URI_MAX);
+    auth = strstr(u, "://");
+    BAD_IF(auth == NULL || auth > at, w,
+           "upstream: an absolute http(s) URI without fragment or userinfo");
+    auth += 3;
+    auth_end = auth + strcspn(auth, "/?#");
+    q = strchr(u, '?');
+    after = at + phn;
+    if (at < auth_end) {
+        /* A host label: "://" or "." before it, "." after it (another label
+         * follows), and a host name, not an address, around it. */
+        host_end = auth + strcspn(auth, ":/?#");
+        BAD_IF(at >= host_end, w, "upstream: {tenant} may not stand in the port");
+        BAD_IF(!((at == auth || at[-1] == '.') && *after == '.'), w,
+               "upstream: {tenant} must be a whole host label followed by the rest of "
+               "the host name ({tenant}.example.com)");
+        last = after;
+        for (p = after; p < host_end; p++)
+            if (*p == '.')
+                last = p + 1;
+        /* A top-level label never starts with a digit (RFC 3696 §2): one
+         * that does could make "{tenant}.0.0.1" an address. */
+        BAD_IF(last == host_end || !((*last >= 'a' && *last <= 'z') ||
+                                     (*last >= 'A' && *last <= 'Z')),
+               w, "upstream: a tenant-bound host must be a DNS name, not an address");
+    } else {
+        BAD_IF(q != NULL && at > q, w, "upstream: {tenant} may not stand in the query");
+        BAD_IF(!(at[-1] == '/' && (*after == '/' || *after == '?' || *after == '\0')), w,
+               "upstream: {tenant} must be a whole path segment (/{tenant}/)");
+    }
+    /* The rest is an ordinary upstream once a tenant stands in the
+     * placeholder ("t" is valid in both places). */
+    snprintf(sample, sizeof(sample), "%.*st%s", (int)(at - u), u, after);
+    BAD_IF(!tg_uri_http_valid(sl(sample)), w,
+           "upstream: an absolute http(s) URI without fragment or userinfo");
+    return TG_OK;
+}
+
 static enum tg_err
 tool_check(const struct tg_tool *t, struct why *w)
 {
@@ -277,8 +337,8 @@ tool_check(const struct tg_tool *t, struct why *w)
     BAD_IF(!id_ok(t->id), w, "id: 1 to %d characters of A-Z a-z 0-9 . _ : -", TG_POLICY_ID_MAX);
     BAD_IF(t->resource == NULL || !tg_uri_http_valid(sl(t->resource)), w,
            "resource: an absolute http(s) URI without fragment or userinfo");
-    BAD_IF(t->upstream != NULL && !tg_uri_http_valid(sl(t->upstream)), w,
-           "upstream: an absolute http(s) URI without fragment or userinfo");
+    if (t->upstream != NULL)
+        TG_GUARD(upstream_check(t->upstream, w));
     BAD_IF(t->kind != NULL && strcmp(t->kind, "http") != 0 && !tg_tool_is_mcp(t), w,
            "kind: http, mcp or mcp+content_digest");
     BAD_IF(t->n_endpoints > TG_POLICY_MAX_ENDPOINTS, w, "endpoints: more than %d",

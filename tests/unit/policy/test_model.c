@@ -501,6 +501,28 @@ static const struct tool_case tool_cases[] = {
     {"GET and DELETE of one path", TG_OK, .path = "/items/{id}"},
     {"different shapes", TG_OK, .method = "DELETE", .path = "/items/x"},
     {"no endpoints", TG_OK, .no_endpoints = 1},
+    /* Tenant-bound upstreams: {tenant} once, a whole path segment or host label. */
+    {"tenant path segment", TG_OK, .upstream = "http://127.0.0.1:9000/{tenant}/api"},
+    {"tenant last segment", TG_OK, .upstream = "http://127.0.0.1:9000/api/{tenant}"},
+    {"tenant segment, query", TG_OK, .upstream = "http://h.example/{tenant}?k=1"},
+    {"tenant host label", TG_OK, .upstream = "http://{tenant}.crm.internal"},
+    {"tenant inner host label", TG_OK, .upstream = "https://api.{tenant}.example.com:8443/x"},
+    {"tenant twice", BAD, .upstream = "http://{tenant}.crm.internal/{tenant}"},
+    {"tenant in a segment", BAD, .upstream = "http://h.example/t-{tenant}/api"},
+    {"tenant segment prefix", BAD, .upstream = "http://h.example/{tenant}x/api"},
+    {"tenant in the query", BAD, .upstream = "http://h.example/api?t={tenant}"},
+    {"tenant as the query", BAD, .upstream = "http://h.example/api?{tenant}"},
+    {"tenant in a label", BAD, .upstream = "http://x{tenant}.crm.internal"},
+    {"tenant last label", BAD, .upstream = "http://crm.{tenant}"},
+    {"tenant whole host", BAD, .upstream = "http://{tenant}:8080/"},
+    {"tenant in the port", BAD, .upstream = "http://h.example:{tenant}/"},
+    {"tenant before an address", BAD, .upstream = "http://{tenant}.0.0.1/"},
+    {"tenant in userinfo", BAD, .upstream = "http://{tenant}@h.example/"},
+    {"tenant in the scheme", BAD, .upstream = "{tenant}://h.example/"},
+    {"tenant in a fragment", BAD, .upstream = "http://h.example/a#/{tenant}"},
+    {"tenant, another brace", BAD, .upstream = "http://h.example/{tenant}/{id}"},
+    {"tenant misspelt", BAD, .upstream = "http://h.example/{Tenant}/"},
+    {"tenant in resource", BAD, .resource = "http://127.0.0.1:8080/tools/{tenant}"},
 };
 
 static enum tg_err
