@@ -1,4 +1,5 @@
-/* gen_proofs: pre-generate DPoP proofs (RFC 9449 §4.2) for token_bench.sh.
+/* gen_proofs: pre-generate DPoP proofs (RFC 9449 §4.2) for token_bench.sh
+ * and gateway_bench.sh.
  *
  * The token endpoint refuses a proof whose jti it has seen (replay) and one
  * whose iat is more than 300 s old, so a load test needs one fresh, unique
@@ -9,13 +10,20 @@
  *
  *   header  {"alg":"ES256","typ":"dpop+jwt","jwk":{kty,crv,x,y}}
  *   claims  {"jti":<128 random bits>,"htm":"POST","htu":HTU,"iat":IAT}
+ *           (+ "ath" with -a: base64url(SHA-256(access token)), RFC 9449 §4.2)
+ *
+ * For a resource server (gateway_bench.sh) the proofs must be made with the
+ * key the access token is bound to: -k KEYFILE keeps the key in a PKCS#8 PEM
+ * file (made on first use, read afterwards), -m the method (htm), -a FILE
+ * the access token (its first line) for `ath`.
  *
  * The proofs are written one per line into PREFIX.0 .. PREFIX.<split-1>,
  * COUNT/split lines each (the first files take the remainder), so each
  * thread of the load generator reads its own file and no two requests ever
  * carry the same proof. Generation runs on `jobs` threads.
  *
- * usage: gen_proofs [-j jobs] [-s split] [-i iat] HTU COUNT PREFIX */
+ * usage: gen_proofs [-j jobs] [-s split] [-i iat] [-k keyfile] [-m method]
+ *                   [-a token-file] HTU COUNT PREFIX */
 #include <errno.h>
 #include <pthread.h>
 #include <stdint.h>
@@ -36,7 +44,7 @@
 struct job {
     const struct tg_jwk *jwk;
     const json_t *hdr;
-    const char *htu;
+    const char *htu, *htm, *ath; /* ath: NULL = none */
     int64_t iat;
     size_t first, count; /* items [first, first + count) */
     char *out;           /* count lines, '\n'-terminated */
@@ -47,9 +55,12 @@ struct job {
 static void
 usage(void)
 {
-    fprintf(stderr, "usage: gen_proofs [-j jobs] [-s split] [-i iat] HTU COUNT PREFIX\n"
-                    "  writes COUNT ES256 DPoP proofs for POST HTU, one per line, into\n"
-                    "  PREFIX.0 .. PREFIX.<split-1> (default: 2 jobs, split 1, iat now)\n");
+    fprintf(stderr, "usage: gen_proofs [-j jobs] [-s split] [-i iat] [-k keyfile] [-m method]\n"
+                    "                  [-a token-file] HTU COUNT PREFIX\n"
+                    "  writes COUNT ES256 DPoP proofs for METHOD (default POST) HTU, one per\n"
+                    "  line, into PREFIX.0 .. PREFIX.<split-1> (default: 2 jobs, split 1, iat\n"
+                    "  now, a new key). -k: the key's PEM file, created if missing, else used;\n"
+                    "  -a: add ath, the hash of the access token on the file's first line\n");
 }
 
 static int
@@ -86,8 +97,13 @@ job_main(void *arg)
         if (tg_random(rnd, sizeof(rnd)) != TG_OK)
             goto fail;
         tg_b64url_encode_to(tg_slice(rnd, sizeof(rnd)), jti);
-        claims = json_pack("{s:s,s:s,s:s,s:I}", "jti", jti, "htm", "POST", "htu", j->htu, "iat",
+        claims = json_pack("{s:s,s:s,s:s,s:I}", "jti", jti, "htm", j->htm, "htu", j->htu, "iat",
                            (json_int_t)j->iat);
+        if (claims != NULL && j->ath != NULL &&
+            json_object_set_new(claims, "ath", json_string(j->ath)) != 0) {
+            json_decref(claims);
+            claims = NULL;
+        }
         payload = claims ? json_dumps(claims, JSON_COMPACT) : NULL;
         if (payload == NULL)
             goto fail;
@@ -120,6 +136,64 @@ fail:
     tg_buf_reset(&tok);
     j->failed = 1;
     return NULL;
+}
+
+/* -k: the P-256 key of PATH (PKCS#8 PEM), or a new one saved there. */
+static int
+load_or_make_key(const char *path, struct tg_key **key)
+{
+    char buf[8192];
+    size_t n;
+    FILE *f = fopen(path, "rb");
+    struct tg_buf pem;
+    int rc = -1;
+
+    if (f != NULL) {
+        n = fread(buf, 1, sizeof(buf) - 1, f);
+        fclose(f);
+        buf[n] = '\0';
+        if (tg_key_from_pem(buf, n, key) != TG_OK || tg_key_type(*key) != TG_KEY_EC_P256) {
+            fprintf(stderr, "gen_proofs: %s: not a P-256 private key\n", path);
+            return -1;
+        }
+        return 0;
+    }
+    if (tg_key_generate(TG_KEY_EC_P256, 0, key) != TG_OK)
+        return -1;
+    tg_buf_init(&pem, 8192);
+    if (tg_key_private_pem(*key, &pem) == TG_OK && (f = fopen(path, "wx")) != NULL) {
+        if (fwrite(pem.p, 1, pem.len, f) == pem.len && fclose(f) == 0)
+            rc = 0;
+        else
+            fprintf(stderr, "gen_proofs: writing %s failed\n", path);
+    } else {
+        perror(path);
+    }
+    tg_buf_reset(&pem);
+    return rc;
+}
+
+/* -a: base64url(SHA-256(the token on the first line of PATH)) into out. */
+static int
+token_ath(const char *path, char out[64])
+{
+    static char tok[65536];
+    uint8_t h[TG_SHA256_LEN];
+    size_t n;
+    FILE *f = fopen(path, "rb");
+
+    if (f == NULL) {
+        perror(path);
+        return -1;
+    }
+    n = fread(tok, 1, sizeof(tok) - 1, f);
+    fclose(f);
+    tok[n] = '\0';
+    n = strcspn(tok, "\r\n");
+    if (n == 0 || tg_sha256(tg_slice(tok, n), h) != TG_OK)
+        return -1;
+    tg_b64url_encode_to(tg_slice(h, sizeof(h)), out);
+    return 0;
 }
 
 /* Write all items in order, switching to the next file at each boundary. */
@@ -174,7 +248,8 @@ main(int argc, char **argv)
     struct tg_key *key = NULL;
     struct tg_jwk jwk, pubjwk;
     json_t *pub = NULL, *hdr = NULL;
-    const char *htu, *prefix;
+    const char *htu, *prefix, *keyfile = NULL, *htm = "POST", *tokfile = NULL;
+    char ath[64];
     struct timespec t0, t1;
     int i = 1, rc = 1;
     size_t j;
@@ -182,6 +257,11 @@ main(int argc, char **argv)
     memset(jobs, 0, sizeof(jobs));
     memset(&jwk, 0, sizeof(jwk));
     for (; i + 1 < argc && argv[i][0] == '-'; i += 2) {
+        if (strcmp(argv[i], "-k") == 0 || strcmp(argv[i], "-m") == 0 ||
+            strcmp(argv[i], "-a") == 0) {
+            *(argv[i][1] == 'k' ? &keyfile : argv[i][1] == 'm' ? &htm : &tokfile) = argv[i + 1];
+            continue;
+        }
         uint64_t *dst = strcmp(argv[i], "-j") == 0   ? &n_jobs
                         : strcmp(argv[i], "-s") == 0 ? &split
                         : strcmp(argv[i], "-i") == 0 ? &iat
@@ -202,7 +282,12 @@ main(int argc, char **argv)
         n_jobs = count;
 
     clock_gettime(CLOCK_MONOTONIC, &t0);
-    if (tg_key_generate(TG_KEY_EC_P256, 0, &key) != TG_OK ||
+    if (tokfile != NULL && token_ath(tokfile, ath) != 0) {
+        fprintf(stderr, "gen_proofs: no access token in %s\n", tokfile);
+        goto out;
+    }
+    if ((keyfile != NULL ? load_or_make_key(keyfile, &key) != 0
+                         : tg_key_generate(TG_KEY_EC_P256, 0, &key) != TG_OK) ||
         tg_jwk_from_key(key, TG_JWS_ES256, NULL, &jwk) != TG_OK)
         goto out;
     /* The header jwk: kty and key members only (RFC 9449 §4.2). */
@@ -221,6 +306,8 @@ main(int argc, char **argv)
         jobs[j].jwk = &jwk;
         jobs[j].hdr = hdr;
         jobs[j].htu = htu;
+        jobs[j].htm = htm;
+        jobs[j].ath = tokfile != NULL ? ath : NULL;
         jobs[j].iat = (int64_t)iat;
         jobs[j].first = (size_t)(j * count / n_jobs);
         jobs[j].count = (size_t)((j + 1) * count / n_jobs) - jobs[j].first;
