@@ -43,6 +43,8 @@ struct tg_gateway {
     char *metadata_base;              /* cfg.metadata_base or the issuer */
     struct tg_cache *replay;          /* DPoP proof jti */
     struct tg_token_cache *tokens;    /* verified access tokens */
+    struct tg_jwk_cache *proof_keys;  /* DPoP proof keys by thumbprint */
+    struct tg_jws_header_cache *proof_headers; /* a client's proofs share one header */
     uint8_t nonce_key[32];
     struct tg_rs_config rs;           /* per request: copied, resource_metadata set */
     unsigned algs;                    /* effective DPoP algs */

@@ -28,6 +28,8 @@ struct tollgate_verifier {
     struct tg_rs_keyset *keys;
     struct tg_token_cache *cache;
     struct tg_replay_mem *replay;
+    struct tg_jwk_cache *proof_keys;           /* DPoP proof keys by thumbprint */
+    struct tg_jws_header_cache *proof_headers; /* repeated proof headers */
 };
 
 struct tollgate_decision {
@@ -99,6 +101,8 @@ tollgate_verifier_free(tollgate_verifier *v)
         return;
     tg_token_cache_free(v->cache);
     tg_replay_mem_free(v->replay);
+    tg_jwk_cache_free(v->proof_keys);
+    tg_jws_header_cache_free(v->proof_headers);
     tg_rs_keyset_free(v->keys);
     pthread_mutex_destroy(&v->keys_lock);
     tg_tool_reset(&v->tool);
@@ -150,7 +154,11 @@ tollgate_verifier_new(const char *issuer, const char *jwks_json, const char *res
                                                          : DEFAULT_TOKEN_CACHE);
     v->replay = tg_replay_mem_new(opts->replay_cache_size ? opts->replay_cache_size
                                                           : DEFAULT_REPLAY);
-    TG_CHECK(v->cache != NULL && v->replay != NULL, TG_ERR_NOMEM, "caches");
+    v->proof_keys = tg_jwk_cache_new(1024);
+    v->proof_headers = tg_jws_header_cache_new(1024);
+    TG_CHECK(v->cache != NULL && v->replay != NULL && v->proof_keys != NULL &&
+                 v->proof_headers != NULL,
+             TG_ERR_NOMEM, "caches");
     v->cfg.issuer = v->issuer;
     v->cfg.keys.find = find_key;
     v->cfg.keys.arg = v;
@@ -159,6 +167,8 @@ tollgate_verifier_new(const char *issuer, const char *jwks_json, const char *res
     v->cfg.cache = v->cache;
     v->cfg.dpop.replay.insert_once = tg_replay_mem_insert_once;
     v->cfg.dpop.replay.arg = v->replay;
+    v->cfg.dpop.key_cache = v->proof_keys;
+    v->cfg.dpop.header_cache = v->proof_headers;
     v->cfg.dpop.iat_window = opts->dpop_window;
     if (opts->dpop_nonce_key != NULL) {
         memcpy(v->nonce_key, opts->dpop_nonce_key, sizeof(v->nonce_key));
