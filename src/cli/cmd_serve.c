@@ -325,6 +325,7 @@ write_dev_json(struct tg_cli_ctx *ctx, const char *issuer, const char *mtls_base
 
 struct rotator {
     struct tg_keyring *keys;
+    struct tg_store *store; /* revocations past their token's expiry are purged */
     int64_t every;
     pthread_mutex_t lock;
     pthread_cond_t cond;
@@ -357,6 +358,10 @@ rotator_main(void *arg)
         } else if (tg_keyring_reload(r->keys) != TG_OK) {
             tg_log_warnx("keyring reload failed: %s", tg_err_detail());
         }
+        /* A revoked token that has expired needs no revocation entry (a
+         * minute of slack for clock skew). */
+        if (r->store != NULL && tg_store_purge_expired(r->store, (int64_t)time(NULL) - 60) != TG_OK)
+            tg_log_warnx("purging expired revocations failed: %s", tg_err_detail());
         pthread_mutex_lock(&r->lock);
     }
     pthread_mutex_unlock(&r->lock);
@@ -660,6 +665,7 @@ tg_cmd_serve(int argc, char **argv)
         fflush(stdout);
     }
     rot.keys = keys;
+    rot.store = ctx.store;
     rot.every = o.rotate_every > 0 ? o.rotate_every : 86400;
     pthread_mutex_init(&rot.lock, NULL);
     pthread_cond_init(&rot.cond, NULL);

@@ -10,6 +10,7 @@
 #include "gateway/gateway.h"
 #include "policy/model.h"
 #include "store/cache.h"
+#include "store/snapshot.h"
 
 #define TG_GW_TOOLS_PREFIX "/tools/"
 #define TG_GW_PRM_PREFIX "/.well-known/oauth-protected-resource/tools/"
@@ -44,6 +45,7 @@ struct tg_gateway {
     struct tg_cache *replay;          /* DPoP proof jti */
     struct tg_token_cache *tokens;    /* verified access tokens */
     struct tg_jwk_cache *proof_keys;  /* DPoP proof keys by thumbprint */
+    struct tg_snapshots *snapshots;   /* agents' state and revocations in memory */
     struct tg_jws_header_cache *proof_headers; /* a client's proofs share one header */
     uint8_t nonce_key[32];
     struct tg_rs_config rs;           /* per request: copied, resource_metadata set */

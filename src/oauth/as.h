@@ -11,7 +11,7 @@
 #include "jose/jwk_cache.h"
 #include "oauth/form.h"
 #include "oauth/keys.h"
-#include "oauth/snapshot.h"
+#include "store/snapshot.h"
 #include "policy/model.h"
 #include "store/cache.h"
 #include "store/store.h"

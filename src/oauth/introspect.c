@@ -15,14 +15,12 @@ tg_as_check_token(struct tg_as *as, const char *token, struct tg_jwt *jwt, const
                                .require = TG_JWT_REQ_EXP | TG_JWT_REQ_IAT | TG_JWT_REQ_JTI |
                                           TG_JWT_REQ_SUB};
     struct tg_jwk key;
-    struct tg_agent agent;
+    struct tg_snapshot *snap = NULL;
     const char *jti, *client_id;
     int64_t iat = 0;
-    int revoked;
     enum tg_err rv = TG_OK;
 
     memset(&key, 0, sizeof(key));
-    memset(&agent, 0, sizeof(agent));
     *why = NULL;
 #define INACTIVE(r)                                                        \
     do {                                                                   \
@@ -40,22 +38,15 @@ tg_as_check_token(struct tg_as *as, const char *token, struct tg_jwt *jwt, const
     if (tg_jwt_validate(jwt, &ex) != TG_OK)
         INACTIVE("expired or invalid claims");
     jti = tg_jwt_claim_str(jwt->claims, "jti");
-    revoked = tg_store_is_revoked(as->store, jti);
-    if (revoked != 0)
-        INACTIVE(revoked > 0 ? "revoked" : "revocation state unavailable");
     client_id = tg_jwt_claim_str(jwt->claims, "client_id");
-    if (client_id == NULL || tg_store_agent_get(as->store, client_id, &agent) != TG_OK)
-        INACTIVE("agent unknown");
-    if (agent.status != TG_AGENT_ACTIVE)
-        INACTIVE("agent disabled");
     TG_IGNORE(tg_jwt_numeric_date(jwt->claims, "iat", &iat));
-    /* Whole seconds: a token issued in the second of the disable is dead
-     * too (fail closed). */
-    if (agent.tokens_not_before > 0 && iat <= agent.tokens_not_before)
-        INACTIVE("issued before the agent was disabled");
+    if (tg_snapshot_get(as->snapshots, &snap) != TG_OK)
+        INACTIVE("revocation state unavailable");
+    if (!tg_snapshot_token_active(snap, jti, client_id, iat))
+        INACTIVE("revoked, or its agent is unknown, disabled or was disabled since");
 #undef INACTIVE
 out:
-    tg_agent_reset(&agent);
+    tg_snapshot_release(snap);
     tg_jwk_reset(&key);
     return rv;
 }

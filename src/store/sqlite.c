@@ -425,3 +425,9 @@ tg_store_version(struct tg_store *s)
     TG_IGNORE(tg_sq_unlock(s, TG_OK));
     return v;
 }
+
+uint64_t
+tg_store_local_changes(struct tg_store *s)
+{
+    return (uint64_t)sqlite3_total_changes64(s->db);
+}

@@ -63,6 +63,7 @@ enum tg_sq_stmt {
     SQ_BLOB_GET,
     /* change detection */
     SQ_DATA_VERSION,
+    SQ_REVOKED_LIST,
     SQ__COUNT
 };
 

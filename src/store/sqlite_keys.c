@@ -29,6 +29,7 @@
     " ON CONFLICT (jti) DO UPDATE SET exp = max(exp, excluded.exp)"
 #define SQL_IS_REVOKED "SELECT 1 FROM revocations WHERE jti = ?1"
 #define SQL_PURGE "DELETE FROM revocations WHERE exp < ?1"
+#define SQL_REVOKED_LIST "SELECT jti FROM revocations"
 
 #define SQL_BLOB_PUT                                                                      \
     "INSERT INTO blobs (name, value) VALUES (?1, ?2)"                                     \
@@ -291,6 +292,54 @@ tg_store_blob_get(struct tg_store *s, const char *name, uint8_t **p, size_t *len
         TG_TRY(tg_sq_error(s, rc, "blob get"));
     TG_TRY(col_blobdup(st, 0, p, len));
 out:
+    tg_sq_done(st);
+    return tg_sq_unlock(s, rv);
+}
+
+void
+tg_store_revocation_list_free(char **jtis, size_t n)
+{
+    size_t i;
+
+    for (i = 0; i < n; i++)
+        free(jtis[i]);
+    free(jtis);
+}
+
+enum tg_err
+tg_store_revocation_list(struct tg_store *s, char ***jtis, size_t *n)
+{
+    sqlite3_stmt *st = NULL;
+    char **list = NULL, **grown;
+    size_t cap = 0, count = 0;
+    enum tg_err rv;
+    int rc;
+
+    *jtis = NULL;
+    *n = 0;
+    TG_GUARD(tg_sq_lock(s));
+    TG_TRY(tg_sq_prepare(s, SQ_REVOKED_LIST, SQL_REVOKED_LIST, &st));
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        const unsigned char *j = sqlite3_column_text(st, 0);
+
+        if (count == cap) {
+            cap = cap ? cap * 2 : 64;
+            grown = realloc(list, cap * sizeof(*list));
+            TG_CHECK(grown != NULL, TG_ERR_NOMEM, "revocation list");
+            list = grown;
+        }
+        list[count] = strdup(j ? (const char *)j : "");
+        TG_CHECK(list[count] != NULL, TG_ERR_NOMEM, "revocation list");
+        count++;
+    }
+    if (rc != SQLITE_DONE)
+        TG_TRY(tg_sq_error(s, rc, "revocation list"));
+    *jtis = list;
+    *n = count;
+    list = NULL;
+    count = 0;
+out:
+    tg_store_revocation_list_free(list, count);
     tg_sq_done(st);
     return tg_sq_unlock(s, rv);
 }

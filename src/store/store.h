@@ -110,6 +110,12 @@ enum tg_err tg_store_purge_expired(struct tg_store *s, int64_t now) TG_MUST_CHEC
  * write through this handle. 0 on error (callers then reload). Cheap: for
  * in-memory snapshots that must not miss a `tollgate agent disable`. */
 uint64_t tg_store_version(struct tg_store *s);
+/* Changes made through this handle so far (no store lock; SQLite's own
+ * mutex): lets a snapshot see this process's writes at once. */
+uint64_t tg_store_local_changes(struct tg_store *s);
+/* Every revoked jti still stored (for in-memory snapshots). */
+enum tg_err tg_store_revocation_list(struct tg_store *s, char ***jtis, size_t *n) TG_MUST_CHECK;
+void tg_store_revocation_list_free(char **jtis, size_t n);
 
 /* Small named blobs (e.g. the sealed HMAC key for client secrets), at most
  * TG_STORE_BLOB_MAX bytes (TG_ERR_TOO_LARGE). put overwrites. get returns a

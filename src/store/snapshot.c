@@ -1,4 +1,4 @@
-#include "oauth/snapshot.h"
+#include "store/snapshot.h"
 
 #include <pthread.h>
 #include <stdatomic.h>
@@ -18,6 +18,7 @@
 struct tg_snapshots {
     struct tg_store *store;
     _Atomic int64_t checked_ns; /* monotonic time of the last version check */
+    _Atomic uint64_t checked_local; /* this handle's change count at that check */
     pthread_mutex_t lock; /* guards cur; held for the swap, never across a reload */
     struct tg_snapshot *cur;
     pthread_mutex_t reload_lock; /* one reload at a time */
@@ -31,6 +32,7 @@ snap_free(struct tg_snapshot *s)
     tg_store_agent_list_free(s->agents, s->n_agents);
     tg_store_tool_list_free(s->tools, s->n_tools);
     tg_store_grant_list_free(s->grants, s->n_grants);
+    tg_store_revocation_list_free(s->revoked, s->n_revoked);
     free(s);
 }
 
@@ -53,6 +55,12 @@ cmp_grant(const void *a, const void *b)
     return strcmp(((const struct tg_grant *)a)->agent_id, ((const struct tg_grant *)b)->agent_id);
 }
 
+static int
+cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
 static enum tg_err
 load(struct tg_store *store, uint64_t version, struct tg_snapshot **out)
 {
@@ -66,6 +74,9 @@ load(struct tg_store *store, uint64_t version, struct tg_snapshot **out)
     TG_TRY(tg_store_agent_list(store, &s->agents, &s->n_agents));
     TG_TRY(tg_store_tool_list(store, &s->tools, &s->n_tools));
     TG_TRY(tg_store_grant_list(store, NULL, &s->grants, &s->n_grants));
+    TG_TRY(tg_store_revocation_list(store, &s->revoked, &s->n_revoked));
+    if (s->n_revoked > 1)
+        qsort(s->revoked, s->n_revoked, sizeof(*s->revoked), cmp_str);
     if (s->n_agents > 1)
         qsort(s->agents, s->n_agents, sizeof(*s->agents), cmp_agent);
     if (s->n_grants > 1)
@@ -128,11 +139,13 @@ enum tg_err
 tg_snapshot_get(struct tg_snapshots *s, struct tg_snapshot **out)
 {
     int64_t now = mono_ns(), last = atomic_load_explicit(&s->checked_ns, memory_order_relaxed);
+    uint64_t local = tg_store_local_changes(s->store);
     struct tg_snapshot *fresh = NULL, *old;
     uint64_t version;
     enum tg_err rv;
 
-    if (now - last < VERSION_CHECK_NS) {
+    if (now - last < VERSION_CHECK_NS &&
+        local == atomic_load_explicit(&s->checked_local, memory_order_relaxed)) {
         pthread_mutex_lock(&s->lock);
         *out = s->cur;
         if (*out != NULL)
@@ -144,6 +157,7 @@ tg_snapshot_get(struct tg_snapshots *s, struct tg_snapshot **out)
     version = tg_store_version(s->store);
     *out = current(s, version);
     if (*out != NULL) {
+        atomic_store_explicit(&s->checked_local, local, memory_order_relaxed);
         atomic_store_explicit(&s->checked_ns, now, memory_order_relaxed);
         return TG_OK;
     }
@@ -169,6 +183,7 @@ tg_snapshot_get(struct tg_snapshots *s, struct tg_snapshot **out)
         tg_snapshot_release(old);
         *out = fresh;
     }
+    atomic_store_explicit(&s->checked_local, local, memory_order_relaxed);
     atomic_store_explicit(&s->checked_ns, now, memory_order_relaxed);
     pthread_mutex_unlock(&s->reload_lock);
     return TG_OK;
@@ -213,4 +228,27 @@ tg_snapshot_grants(const struct tg_snapshot *snap, const char *agent_id, size_t 
         end++;
     *n = end - first;
     return *n ? &snap->grants[first] : NULL;
+}
+
+int
+tg_snapshot_is_revoked(const struct tg_snapshot *snap, const char *jti)
+{
+    const char *key = jti;
+
+    return snap->n_revoked > 0 &&
+           bsearch(&key, snap->revoked, snap->n_revoked, sizeof(*snap->revoked), cmp_str) != NULL;
+}
+
+int
+tg_snapshot_token_active(const struct tg_snapshot *snap, const char *jti, const char *client_id,
+                         int64_t iat)
+{
+    const struct tg_agent *a;
+
+    if (jti == NULL || client_id == NULL || tg_snapshot_is_revoked(snap, jti))
+        return 0;
+    a = tg_snapshot_agent(snap, client_id);
+    /* Whole seconds: a token issued in the second of a disable is dead too. */
+    return a != NULL && a->status == TG_AGENT_ACTIVE &&
+           !(a->tokens_not_before > 0 && iat <= a->tokens_not_before);
 }

@@ -2,9 +2,11 @@
  * reloaded when the store's version changes (any commit, from this process
  * or another: `tollgate agent disable` is seen on the very next request)
  * and swapped atomically; readers hold a reference for one request. Saves
- * three SQLite queries and a global lock per token request. */
-#ifndef TG_OAUTH_SNAPSHOT_H
-#define TG_OAUTH_SNAPSHOT_H
+ * SQLite queries and the store's global lock on every token request and
+ * every gateway decision. Writes through this process's store handle are
+ * seen at once; other processes' (the CLI) within 10 ms. */
+#ifndef TG_STORE_SNAPSHOT_H
+#define TG_STORE_SNAPSHOT_H
 
 #include <stdatomic.h>
 #include <stdint.h>
@@ -21,6 +23,8 @@ struct tg_snapshot {
     size_t n_tools;
     struct tg_grant *grants; /* sorted by agent id */
     size_t n_grants;
+    char **revoked;          /* revoked jtis, sorted */
+    size_t n_revoked;
 };
 
 struct tg_snapshots;
@@ -32,6 +36,12 @@ enum tg_err tg_snapshot_get(struct tg_snapshots *s, struct tg_snapshot **out) TG
 void tg_snapshot_release(struct tg_snapshot *snap);
 
 const struct tg_agent *tg_snapshot_agent(const struct tg_snapshot *snap, const char *id);
+/* 1 when the jti is revoked. */
+int tg_snapshot_is_revoked(const struct tg_snapshot *snap, const char *jti);
+/* The live-token question every token check asks: not revoked, agent known,
+ * active, and the token issued after the agent was last disabled. */
+int tg_snapshot_token_active(const struct tg_snapshot *snap, const char *jti,
+                             const char *client_id, int64_t iat);
 /* The grants of one agent: a contiguous run of the sorted array. */
 const struct tg_grant *tg_snapshot_grants(const struct tg_snapshot *snap, const char *agent_id,
                                           size_t *n);
