@@ -9,16 +9,19 @@
 #include "core/log.h"
 
 /* How often the store's version is asked (a PRAGMA under the store's lock,
- * ~4% of a token request when asked every time). A change is seen within
- * this long: a disabled agent may still be issued a token for these few
- * milliseconds — which is dead on arrival, since every token check reads
- * the agent's state from the store. */
-#define VERSION_CHECK_NS 10000000LL
+ * ~4% of a token request when asked every time) when nothing else says the
+ * store changed. Between two asks, a commit is still noticed at once by
+ * this handle's change count (this process) or by the WAL file's size and
+ * time (any process): only a commit that leaves the WAL's size and mtime as
+ * they were (a checkpoint restart within one clock tick) waits up to this
+ * long. */
+#define VERSION_CHECK_NS 2000000LL
 
 struct tg_snapshots {
     struct tg_store *store;
     _Atomic int64_t checked_ns; /* monotonic time of the last version check */
     _Atomic uint64_t checked_local; /* this handle's change count at that check */
+    _Atomic uint64_t checked_wal;   /* the WAL file's stamp at that check */
     pthread_mutex_t lock; /* guards cur; held for the swap, never across a reload */
     struct tg_snapshot *cur;
     pthread_mutex_t reload_lock; /* one reload at a time */
@@ -139,13 +142,14 @@ enum tg_err
 tg_snapshot_get(struct tg_snapshots *s, struct tg_snapshot **out)
 {
     int64_t now = mono_ns(), last = atomic_load_explicit(&s->checked_ns, memory_order_relaxed);
-    uint64_t local = tg_store_local_changes(s->store);
+    uint64_t local = tg_store_local_changes(s->store), wal = tg_store_wal_stamp(s->store);
     struct tg_snapshot *fresh = NULL, *old;
     uint64_t version;
     enum tg_err rv;
 
     if (now - last < VERSION_CHECK_NS &&
-        local == atomic_load_explicit(&s->checked_local, memory_order_relaxed)) {
+        local == atomic_load_explicit(&s->checked_local, memory_order_relaxed) && wal != 0 &&
+        wal == atomic_load_explicit(&s->checked_wal, memory_order_relaxed)) {
         pthread_mutex_lock(&s->lock);
         *out = s->cur;
         if (*out != NULL)
@@ -158,6 +162,7 @@ tg_snapshot_get(struct tg_snapshots *s, struct tg_snapshot **out)
     *out = current(s, version);
     if (*out != NULL) {
         atomic_store_explicit(&s->checked_local, local, memory_order_relaxed);
+        atomic_store_explicit(&s->checked_wal, wal, memory_order_relaxed);
         atomic_store_explicit(&s->checked_ns, now, memory_order_relaxed);
         return TG_OK;
     }
@@ -184,6 +189,7 @@ tg_snapshot_get(struct tg_snapshots *s, struct tg_snapshot **out)
         *out = fresh;
     }
     atomic_store_explicit(&s->checked_local, local, memory_order_relaxed);
+    atomic_store_explicit(&s->checked_wal, wal, memory_order_relaxed);
     atomic_store_explicit(&s->checked_ns, now, memory_order_relaxed);
     pthread_mutex_unlock(&s->reload_lock);
     return TG_OK;

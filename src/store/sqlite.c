@@ -7,6 +7,8 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <stdio.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "core/log.h"
@@ -430,4 +432,18 @@ uint64_t
 tg_store_local_changes(struct tg_store *s)
 {
     return (uint64_t)sqlite3_total_changes64(s->db);
+}
+
+uint64_t
+tg_store_wal_stamp(struct tg_store *s)
+{
+    const char *db = sqlite3_db_filename(s->db, "main");
+    char wal[4096];
+    struct stat st;
+
+    if (db == NULL || snprintf(wal, sizeof(wal), "%s-wal", db) >= (int)sizeof(wal) ||
+        stat(wal, &st) != 0)
+        return 0;
+    return ((uint64_t)st.st_size * 0x9e3779b97f4a7c15ULL) ^ (uint64_t)st.st_mtim.tv_nsec ^
+           ((uint64_t)st.st_mtim.tv_sec << 20) ^ ((uint64_t)st.st_ino << 40) ^ 1;
 }
