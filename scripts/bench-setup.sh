@@ -1,14 +1,23 @@
 #!/bin/sh
 # Install what the benchmarks need on top of scripts/setup.sh, from Debian 12
 # packages only. Checks first: installs nothing when everything is present.
-# Not part of the test command (bench/token_bench.sh calls it).
+# Not part of the test command (bench/token_bench.sh and bench/peers call it).
 set -eu
 
 # Each package and why it is here:
-#   wrk  HTTP load generator for bench/token_bench.sh (DPoP and bearer runs)
+#   wrk              HTTP load generator for bench/token_bench.sh and bench/peers
+#   glewlwyd         a peer authorization server for bench/peers (Debian 12: 2.7.5)
+#   python3-jwcrypto bench/peers verifies each server's token against its JWKS
+#   nodejs, npm      bench/peers runs node oidc-provider (from npm, pinned in
+#                    bench/peers-node/package-lock.json); only when node is missing
 PKGS="
 wrk
+glewlwyd
+python3-jwcrypto
 "
+if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
+    PKGS="$PKGS nodejs npm"
+fi
 
 missing=""
 for p in $PKGS; do
