@@ -10,6 +10,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "core/jsonw.h"
 #include "core/log.h"
 #include "crypto/crypto.h"
 
@@ -102,79 +103,108 @@ tg_audit_open(const char *path, struct tg_audit **out)
     return TG_OK;
 }
 
-static int
-set_str(json_t *o, const char *k, const char *v)
+/* One member; a value that is not valid UTF-8 (a raw request parameter)
+ * is recorded as such rather than losing the whole event. */
+static enum tg_err
+member(struct tg_buf *b, int *first, const char *k, const char *v)
 {
-    return v == NULL ? 0 : json_object_set_new(o, k, json_string(v));
+    size_t mark = b->len;
+    enum tg_err rv;
+
+    if (v == NULL)
+        return TG_OK;
+    rv = tg_jsonw_kv_str(b, *first, k, v);
+    if (rv == TG_ERR_INVALID_ARG) {
+        b->len = mark;
+        rv = tg_jsonw_kv_str(b, *first, k, "<not UTF-8>");
+    }
+    *first = 0;
+    return rv;
+}
+
+static enum tg_err
+object(struct tg_buf *b, const char *name, const char *const *kv, size_t n)
+{
+    size_t i;
+    int first = 1;
+
+    TG_GUARD(tg_buf_append(b, ",", 1));
+    TG_GUARD(tg_jsonw_str(b, name));
+    TG_GUARD(tg_buf_append(b, ":{", 2));
+    for (i = 0; i + 1 < n; i += 2)
+        TG_GUARD(member(b, &first, kv[i], kv[i + 1]));
+    return tg_buf_append(b, "}", 1);
 }
 
 enum tg_err
 tg_audit_emit(struct tg_audit *a, const struct tg_audit_event *ev)
 {
-    json_t *o = NULL, *who = NULL, *what = NULL, *why = NULL;
-    char *line = NULL, ts[96];
+    struct tg_buf line;
+    char ts[96], status[16], *details = NULL;
     struct timespec now;
     struct tm tm;
     uint8_t md[TG_SHA256_LEN];
-    size_t len;
     ssize_t w;
-    int locked = 0;
+    int locked = 0, first;
     enum tg_err rv = TG_OK;
 
+    tg_buf_init(&line, MAX_LINE);
     TG_CHECK(ev->event != NULL, TG_ERR_INVALID_ARG, "audit event without a name");
     clock_gettime(CLOCK_REALTIME, &now);
     gmtime_r(&now.tv_sec, &tm);
     snprintf(ts, sizeof(ts), "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ", tm.tm_year + 1900,
              tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
              now.tv_nsec / 1000000);
-    o = json_object();
-    who = json_object();
-    what = json_object();
-    why = json_object();
-    TG_CHECK(o && who && what && why, TG_ERR_NOMEM, "audit json");
-    set_str(who, "agent", ev->agent_id);
-    set_str(who, "agent_type", ev->agent_type);
-    set_str(who, "owner", ev->owner);
-    set_str(who, "tenant", ev->tenant);
-    set_str(who, "auth_method", ev->auth_method);
-    set_str(who, "key_thumbprint", ev->key_thumbprint);
-    set_str(who, "peer", ev->peer);
-    set_str(who, "actor", ev->actor);
-    set_str(what, "grant_type", ev->grant_type);
-    set_str(what, "resource", ev->resource);
-    set_str(what, "scope", ev->scope);
-    set_str(what, "tool", ev->tool);
-    set_str(what, "action", ev->action);
-    set_str(what, "method", ev->method);
-    set_str(what, "path", ev->path);
-    set_str(why, "decision", ev->decision);
-    set_str(why, "error", ev->error);
-    set_str(why, "reason", ev->reason);
-    if (ev->status)
-        json_object_set_new(why, "status", json_integer(ev->status));
-    if (ev->details)
-        json_object_set(what, "details", (json_t *)ev->details);
+    if (ev->details_json == NULL && ev->details != NULL) {
+        details = json_dumps(ev->details, JSON_COMPACT);
+        TG_CHECK(details != NULL, TG_ERR_NOMEM, "audit details");
+    }
+    snprintf(status, sizeof(status), "%d", ev->status);
 
     pthread_mutex_lock(&a->lock);
     locked = 1;
-    json_object_set_new(o, "seq", json_integer((json_int_t)(a->seq + 1)));
-    json_object_set_new(o, "ts", json_string(ts));
-    json_object_set_new(o, "event", json_string(ev->event));
-    set_str(o, "jti", ev->jti);
-    json_object_set(o, "who", who);
-    json_object_set(o, "what", what);
-    json_object_set(o, "why", why);
-    json_object_set_new(o, "prev", json_string(a->prev));
-    line = json_dumps(o, JSON_COMPACT);
-    TG_CHECK(line != NULL, TG_ERR_NOMEM, "audit dump");
-    len = strlen(line);
-    TG_CHECK(len < MAX_LINE, TG_ERR_TOO_LARGE, "audit line too long");
-    TG_TRY(tg_sha256(tg_slice(line, len), md));
-    line[len] = '\n';
+    {
+        const char *who[] = {"agent", ev->agent_id, "agent_type", ev->agent_type, "owner",
+                             ev->owner, "tenant", ev->tenant, "auth_method", ev->auth_method,
+                             "key_thumbprint", ev->key_thumbprint, "peer", ev->peer, "actor",
+                             ev->actor};
+        const char *what[] = {"grant_type", ev->grant_type, "resource", ev->resource,
+                              "scope", ev->scope, "tool", ev->tool, "action", ev->action,
+                              "method", ev->method, "path", ev->path};
+
+        TG_TRY(tg_buf_append(&line, "{", 1));
+        TG_TRY(tg_jsonw_kv_int(&line, 1, "seq", (int64_t)(a->seq + 1)));
+        TG_TRY(tg_jsonw_kv_str(&line, 0, "ts", ts));
+        first = 0;
+        TG_TRY(member(&line, &first, "event", ev->event));
+        TG_TRY(member(&line, &first, "jti", ev->jti));
+        TG_TRY(object(&line, "who", who, sizeof(who) / sizeof(who[0])));
+        TG_TRY(object(&line, "what", what, sizeof(what) / sizeof(what[0])));
+        if (ev->details_json != NULL || details != NULL) {
+            /* inside "what", as before: reopen the object */
+            line.len--; /* drop the closing brace of "what" */
+            TG_TRY(tg_jsonw_kv_raw(&line, line.p[line.len - 1] == '{', "details",
+                                   ev->details_json ? ev->details_json : details));
+            TG_TRY(tg_buf_append(&line, "}", 1));
+        }
+        TG_TRY(tg_buf_append_str(&line, ",\"why\":{"));
+        first = 1;
+        TG_TRY(member(&line, &first, "decision", ev->decision));
+        TG_TRY(member(&line, &first, "error", ev->error));
+        TG_TRY(member(&line, &first, "reason", ev->reason));
+        if (ev->status) {
+            TG_TRY(tg_jsonw_kv_raw(&line, first, "status", status));
+            first = 0;
+        }
+        TG_TRY(tg_buf_append(&line, "}", 1));
+        TG_TRY(tg_jsonw_kv_str(&line, 0, "prev", a->prev));
+        TG_TRY(tg_buf_append(&line, "}", 1));
+    }
+    TG_TRY(tg_sha256(tg_slice(line.p, line.len), md));
+    TG_TRY(tg_buf_append(&line, "\n", 1));
     /* One write with O_APPEND: a line is never interleaved or split. */
-    w = write(a->fd, line, len + 1);
-    line[len] = '\0';
-    TG_CHECK(w == (ssize_t)(len + 1), TG_ERR_IO, "audit write: %s", strerror(errno));
+    w = write(a->fd, line.p, line.len);
+    TG_CHECK(w == (ssize_t)line.len, TG_ERR_IO, "audit write: %s", strerror(errno));
     a->seq++;
     hex(md, sizeof(md), a->prev);
 out:
@@ -182,11 +212,8 @@ out:
         pthread_mutex_unlock(&a->lock);
     if (rv != TG_OK)
         tg_log_warnx("audit: cannot record %s: %s", ev->event ? ev->event : "?", tg_err_detail());
-    free(line);
-    json_decref(who);
-    json_decref(what);
-    json_decref(why);
-    json_decref(o);
+    free(details);
+    tg_buf_reset(&line);
     return rv;
 }
 

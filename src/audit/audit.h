@@ -29,6 +29,7 @@ struct tg_audit_event {
     const char *jti;    /* token id */
     int status;         /* HTTP status, 0 when none */
     const json_t *details; /* extra structured data (borrowed), may be NULL */
+    const char *details_json; /* or the same already serialised (preferred when set) */
 };
 
 struct tg_audit;

@@ -390,12 +390,13 @@ out:
 }
 
 enum tg_err
-tg_keyring_sign(struct tg_keyring *kr, const char *typ, const json_t *claims, struct tg_buf *out)
+tg_keyring_sign_text(struct tg_keyring *kr, const char *typ, struct tg_slice payload,
+                     struct tg_buf *out)
 {
     enum tg_err rv = TG_OK;
     struct tg_jwk signer;
     json_t *hdr = NULL;
-    char *payload = NULL, at_header[AT_HEADER_MAX] = "";
+    char at_header[AT_HEADER_MAX] = "";
     size_t i;
 
     memset(&signer, 0, sizeof(signer));
@@ -412,21 +413,30 @@ tg_keyring_sign(struct tg_keyring *kr, const char *typ, const json_t *claims, st
     }
     pthread_rwlock_unlock(&kr->lock);
     TG_CHECK(signer.key != NULL && signer.kid != NULL, TG_ERR_INTERNAL, "no current signing key");
-    payload = json_dumps(claims, JSON_COMPACT);
-    TG_CHECK(payload != NULL, TG_ERR_NOMEM, "token");
     if (strcmp(typ, "at+jwt") == 0 && at_header[0] != '\0') {
         /* The access-token header never changes for a key: encoded once. */
         TG_TRY(tg_jws_sign_prepared(&signer, signer.alg, tg_slice(at_header, strlen(at_header)),
-                                    tg_slice(payload, strlen(payload)), out));
+                                    payload, out));
     } else {
         hdr = json_pack("{s:s,s:s}", "typ", typ, "kid", signer.kid);
         TG_CHECK(hdr != NULL, TG_ERR_NOMEM, "token");
-        TG_TRY(tg_jws_sign(&signer, signer.alg, hdr, tg_slice(payload, strlen(payload)), out));
+        TG_TRY(tg_jws_sign(&signer, signer.alg, hdr, payload, out));
     }
 out:
-    free(payload);
     json_decref(hdr);
     tg_jwk_reset(&signer);
+    return rv;
+}
+
+enum tg_err
+tg_keyring_sign(struct tg_keyring *kr, const char *typ, const json_t *claims, struct tg_buf *out)
+{
+    char *payload = json_dumps(claims, JSON_COMPACT);
+    enum tg_err rv;
+
+    TG_ENSURE(payload != NULL, TG_ERR_NOMEM, "claims");
+    rv = tg_keyring_sign_text(kr, typ, tg_slice(payload, strlen(payload)), out);
+    free(payload);
     return rv;
 }
 

@@ -47,6 +47,9 @@ enum tg_err tg_keyring_rotate(struct tg_keyring *kr, int64_t now) TG_MUST_CHECK;
 /* Sign a JWT with the current key: header {alg, typ, kid}. Appends to out. */
 enum tg_err tg_keyring_sign(struct tg_keyring *kr, const char *typ, const json_t *claims,
                             struct tg_buf *out) TG_MUST_CHECK;
+/* The same with the claims already serialised (JSON text). */
+enum tg_err tg_keyring_sign_text(struct tg_keyring *kr, const char *typ, struct tg_slice claims,
+                                 struct tg_buf *out) TG_MUST_CHECK;
 /* A published key by kid (a new reference in out). TG_ERR_NOT_FOUND. */
 enum tg_err tg_keyring_find(struct tg_keyring *kr, const char *kid,
                             struct tg_jwk *out) TG_MUST_CHECK;
