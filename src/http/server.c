@@ -557,6 +557,12 @@ listener_open(struct listener *l, const struct tg_http_listener *cfg)
     TG_ENSURE(l->fd >= 0, TG_ERR_IO, "socket: %s", strerror(errno));
     TG_ENSURE(setsockopt(l->fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) == 0, TG_ERR_IO,
               "SO_REUSEADDR: %s", strerror(errno));
+    /* Each worker listens on its own socket bound to the same port (the
+     * kernel spreads connections across them); sharing one socket let a
+     * burst of connections all land on one worker. Linux lets only the
+     * same user bind a port already bound with SO_REUSEPORT. */
+    TG_ENSURE(setsockopt(l->fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) == 0, TG_ERR_IO,
+              "SO_REUSEPORT: %s", strerror(errno));
     /* Accepted sockets inherit TCP_NODELAY from the listener on Linux:
      * without it a response written as two TLS records (headers, body)
      * waits for the client's delayed ACK, ~40 ms (Nagle). */
@@ -576,10 +582,38 @@ listener_open(struct listener *l, const struct tg_http_listener *cfg)
     return TG_OK;
 }
 
+/* Another listening socket on the listener's bound address and port. */
+static enum tg_err
+reuseport_socket(const struct listener *l, int *out)
+{
+    struct sockaddr_storage ss;
+    socklen_t sslen = sizeof(ss);
+    int one = 1, fd;
+
+    *out = -1;
+    TG_ENSURE(getsockname(l->fd, (struct sockaddr *)&ss, &sslen) == 0, TG_ERR_IO,
+              "getsockname: %s", strerror(errno));
+    fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    TG_ENSURE(fd >= 0, TG_ERR_IO, "socket: %s", strerror(errno));
+    if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) != 0 ||
+        setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) != 0 ||
+        setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one)) != 0 ||
+        bind(fd, (struct sockaddr *)&ss, sslen) != 0 || listen(fd, SOMAXCONN) != 0) {
+        int e = errno;
+
+        close(fd);
+        TG_ENSURE(0, TG_ERR_IO, "worker listening socket: %s", strerror(e));
+    }
+    *out = fd;
+    return TG_OK;
+}
+
 static enum tg_err
 site_init(struct site *site, struct worker *w, struct listener *l, size_t max_headers)
 {
     struct evconnlistener *lev;
+    unsigned flags = LEV_OPT_CLOSE_ON_EXEC;
+    int fd = l->fd;
 
     site->w = w;
     site->l = l;
@@ -602,9 +636,16 @@ site_init(struct site *site, struct worker *w, struct listener *l, size_t max_he
                                                EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE |
                                                EVHTTP_REQ_OPTIONS | EVHTTP_REQ_PATCH);
     evhttp_set_default_content_type(site->http, "application/octet-stream");
-    /* Our own listener on the shared socket, so freeing it does not close
-     * the descriptor the other workers accept on. */
-    lev = evconnlistener_new(w->base, NULL, NULL, LEV_OPT_CLOSE_ON_EXEC, 0, l->fd);
+    /* Worker 0 accepts on the listener's own socket (closed with the
+     * server); every other worker on a socket of its own, closed when its
+     * evconnlistener is freed. */
+    if (w != &w->s->w[0]) {
+        TG_GUARD(reuseport_socket(l, &fd));
+        flags |= LEV_OPT_CLOSE_ON_FREE;
+    }
+    lev = evconnlistener_new(w->base, NULL, NULL, flags, 0, fd);
+    if (lev == NULL && fd != l->fd)
+        close(fd);
     TG_ENSURE(lev != NULL, TG_ERR_NOMEM, "evconnlistener_new");
     site->bound = evhttp_bind_listener(site->http, lev);
     if (site->bound == NULL) {
