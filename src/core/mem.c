@@ -22,3 +22,15 @@ tg_ct_eq(const void *a, const void *b, size_t len)
         d |= x[i] ^ y[i];
     return d == 0;
 }
+
+int
+tg_hex_digit(int c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}

@@ -29,56 +29,22 @@ tg_gw_split_tool_path(const char *path, char id[TG_POLICY_ID_MAX + 1], const cha
     return TG_OK;
 }
 
-/* "%<hi><lo>", the low digit case-insensitive. */
-static int
-hex_is(const char *p, char hi, char lo)
-{
-    char c;
-
-    if (p[0] != '%' || p[1] != hi)
-        return 0;
-    c = p[2];
-    if (c >= 'A' && c <= 'F')
-        c = (char)(c - 'A' + 'a');
-    return c == lo;
-}
-
 int
 tg_gw_path_is_safe(const char *path)
 {
-    const char *seg, *p;
+    const char *p;
 
-    if (path == NULL || path[0] != '/')
+    if (path == NULL)
         return 0;
+    /* Stricter than the router: no raw space, control, non-ASCII, "?" or
+     * "#" in the path a tool will see; then the router's own rules. */
     for (p = path; *p != '\0'; p++) {
         unsigned char c = (unsigned char)*p;
 
-        if (c <= 0x20 || c >= 0x7f || c == '\\' || c == '?' || c == '#')
-            return 0;
-        if (c == '%' && (hex_is(p, '2', 'f') || hex_is(p, '5', 'c') || hex_is(p, '0', '0')))
+        if (c <= 0x20 || c >= 0x7f || c == '?' || c == '#')
             return 0;
     }
-    for (seg = path + 1;;) {
-        const char *end = strchr(seg, '/');
-        size_t n = end != NULL ? (size_t)(end - seg) : strlen(seg);
-        size_t dots = 0, i = 0;
-
-        while (i < n) {
-            if (seg[i] == '.') {
-                i++;
-            } else if (n - i >= 3 && hex_is(seg + i, '2', 'e')) {
-                i += 3;
-            } else {
-                break;
-            }
-            dots++;
-        }
-        if (i == n && (dots == 1 || dots == 2))
-            return 0;
-        if (end == NULL)
-            return 1;
-        seg = end + 1;
-    }
+    return tg_http_path_is_safe(path);
 }
 
 static int

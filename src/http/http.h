@@ -102,6 +102,11 @@ enum tg_err tg_http_response_json(struct tg_http_response *res, int status,
 enum tg_err tg_http_response_error(struct tg_http_response *res, enum tg_err err,
                                    const char *oauth_error, const char *description) TG_MUST_CHECK;
 
+/* 1 when no component could read `path` differently from us: it starts
+ * with "/", has no dot segments (RFC 3986 §5.2.4, raw or percent-encoded),
+ * no encoded slash, backslash or NUL, and no raw backslash. */
+int tg_http_path_is_safe(const char *path);
+
 typedef void (*tg_http_handler)(void *ctx, const struct tg_http_request *req,
                                 struct tg_http_response *res);
 

@@ -4,19 +4,8 @@
  * server calls them only for a peer in trusted_proxies. */
 #include <string.h>
 
+#include "core/mem.h"
 #include "http/internal.h"
-
-static int
-hexval(uint8_t c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
 
 enum tg_err
 tg_http_url_decode(struct tg_slice in, struct tg_buf *out)
@@ -30,8 +19,8 @@ tg_http_url_decode(struct tg_slice in, struct tg_buf *out)
             int hi, lo;
 
             TG_ENSURE(in.len - i >= 3, TG_ERR_INVALID_ARG, "truncated %% escape");
-            hi = hexval(in.p[i + 1]);
-            lo = hexval(in.p[i + 2]);
+            hi = tg_hex_digit(in.p[i + 1]);
+            lo = tg_hex_digit(in.p[i + 2]);
             TG_ENSURE(hi >= 0 && lo >= 0, TG_ERR_INVALID_ARG, "bad %% escape");
             c = (uint8_t)(hi << 4 | lo);
             i += 3;

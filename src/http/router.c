@@ -126,8 +126,8 @@ hex_is(const char *p, char hi, char lo)
 /* Refuse paths another component could read differently from us: dot
  * segments (RFC 3986 §5.2.4, raw or percent-encoded), encoded slashes and
  * backslashes, encoded NUL. */
-static int
-path_is_safe(const char *path)
+int
+tg_http_path_is_safe(const char *path)
 {
     const char *seg = path + 1, *p;
 
@@ -241,7 +241,7 @@ tg_http_router_dispatch(const struct tg_http_router *r, const struct tg_http_req
     const char *method = tg_http_method(req), *path = tg_http_path(req);
     size_t i;
 
-    if (path == NULL || method == NULL || !path_is_safe(path)) {
+    if (path == NULL || method == NULL || !tg_http_path_is_safe(path)) {
         respond_error(res, TG_ERR_OAUTH_INVALID_REQUEST, "invalid path");
         return;
     }

@@ -1,19 +1,8 @@
+#include "core/mem.h"
 #include "oauth/form.h"
 
 #include <stdlib.h>
 #include <string.h>
-
-static int
-hexval(int c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
 
 enum tg_err
 tg_url_decode(const char *s, size_t len, int plus, char **out)
@@ -27,8 +16,8 @@ tg_url_decode(const char *s, size_t len, int plus, char **out)
     TG_ENSURE(d != NULL, TG_ERR_NOMEM, "url decode");
     for (i = 0; i < len; i++) {
         if (s[i] == '%') {
-            hi = i + 2 < len ? hexval((unsigned char)s[i + 1]) : -1;
-            lo = i + 2 < len ? hexval((unsigned char)s[i + 2]) : -1;
+            hi = i + 2 < len ? tg_hex_digit((unsigned char)s[i + 1]) : -1;
+            lo = i + 2 < len ? tg_hex_digit((unsigned char)s[i + 2]) : -1;
             /* a decoded NUL would cut the value short when read as a string */
             if (hi < 0 || lo < 0 || (hi == 0 && lo == 0)) {
                 free(d);

@@ -2,24 +2,13 @@
 #include <ctype.h>
 #include <string.h>
 
+#include "core/mem.h"
 #include "verify/dpop.h"
 
 static int
 unreserved(int c)
 {
     return isalnum(c) || c == '-' || c == '.' || c == '_' || c == '~';
-}
-
-static int
-hexval(int c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
 }
 
 struct out {
@@ -160,8 +149,8 @@ tg_htu_normalize(const char *uri, char *dst, size_t cap)
         for (p = host_end; p < path_end; p++) {
             c = (unsigned char)*p;
             if (c == '%') {
-                hi = hexval((unsigned char)p[1]);
-                lo = hi >= 0 ? hexval((unsigned char)p[2]) : -1;
+                hi = tg_hex_digit((unsigned char)p[1]);
+                lo = hi >= 0 ? tg_hex_digit((unsigned char)p[2]) : -1;
                 TG_ENSURE(hi >= 0 && lo >= 0, TG_ERR_INVALID_ARG, "htu: bad percent-encoding");
                 c = hi * 16 + lo;
                 p += 2;
