@@ -1,7 +1,8 @@
 #!/bin/sh
 # Install what Tollgate needs to build and test, from Debian 12 packages only.
 # Checks first: installs nothing when everything is present. Runs as root on a
-# fresh machine (or through sudo when available).
+# fresh machine (or through sudo when available). Extra package names given as
+# arguments are checked and installed the same way (scripts/bench-setup.sh).
 set -eu
 
 # Each package and why it is here (mirrored in README.md):
@@ -22,6 +23,7 @@ python3 python3-jwcrypto
 if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
     PKGS="$PKGS nodejs npm"
 fi
+PKGS="$PKGS $*"
 
 missing=""
 for p in $PKGS; do

@@ -344,7 +344,8 @@ rotator_main(void *arg)
     pthread_mutex_lock(&r->lock);
     while (!r->stop) {
         clock_gettime(CLOCK_REALTIME, &ts);
-        ts.tv_sec += 15;
+        /* Every 15 s, or sooner when the rotation interval is shorter. */
+        ts.tv_sec += r->every > 0 && r->every < 15 ? r->every : 15;
         pthread_cond_timedwait(&r->cond, &r->lock, &ts);
         if (r->stop)
             break;
@@ -498,20 +499,22 @@ parse_opts(int argc, char **argv, struct serve_opts *o)
     return 0;
 }
 
+/* How to call it. The demo secret is never printed: it lives in dev.json
+ * (mode 0600), and the commands read it from there. */
 static void
-print_howto(const char *issuer, const char *mtls_base, const char *dir, const char *secret,
-            const char *echo)
+print_howto(const char *issuer, const char *mtls_base, const char *dir, const char *echo)
 {
     printf("\nTollgate is running (dev mode).\n\n"
            "  issuer     %s\n  mTLS base  %s\n  data       %s (dev.json has everything below)\n"
            "  demo tool  %s/tools/%s -> echo upstream %s\n\n"
-           "Get a token for the demo tool with the demo agent's client secret:\n\n"
-           "  curl -s -u %s:%s \\\n"
+           "Get a token for the demo tool with the demo agent's client secret (in dev.json):\n\n"
+           "  SECRET=$(sed -n 's/.*\"client_secret\": \"\\(.*\\)\".*/\\1/p' %s/dev.json)\n"
+           "  curl -s -u %s:\"$SECRET\" \\\n"
            "    -d grant_type=client_credentials -d scope='demo:read demo:write' \\\n"
            "    %s/token\n\n"
            "Call the demo tool through the gateway with it (the echo upstream answers with\n"
            "what reached it: identity headers from the gateway, never your token):\n\n"
-           "  TOKEN=$(curl -s -u %s:%s \\\n"
+           "  TOKEN=$(curl -s -u %s:\"$SECRET\" \\\n"
            "    -d grant_type=client_credentials -d scope=demo:read %s/token \\\n"
            "    | sed -E 's/.*\"access_token\":\"([^\"]+)\".*/\\1/')\n"
            "  curl -s -H \"Authorization: Bearer $TOKEN\" %s/tools/%s/items\n\n"
@@ -522,9 +525,9 @@ print_howto(const char *issuer, const char *mtls_base, const char *dir, const ch
            "Metadata: %s/.well-known/oauth-authorization-server\n"
            "          %s/.well-known/oauth-protected-resource/tools/%s\n"
            "External authorizer (nginx auth_request): %s/check   Stop with Ctrl-C.\n\n",
-           issuer, mtls_base, dir, issuer, DEV_TOOL, echo, DEV_SECRET_AGENT, secret, issuer,
-           DEV_SECRET_AGENT, secret, issuer, issuer, DEV_TOOL, dir, dir, dir, DEV_MTLS_AGENT,
-           mtls_base, issuer, issuer, DEV_TOOL, issuer);
+           issuer, mtls_base, dir, issuer, DEV_TOOL, echo, dir, DEV_SECRET_AGENT, issuer,
+           DEV_SECRET_AGENT, issuer, issuer, DEV_TOOL, dir, dir, dir, DEV_MTLS_AGENT, mtls_base,
+           issuer, issuer, DEV_TOOL, issuer);
     fflush(stdout);
 }
 
@@ -658,7 +661,7 @@ tg_cmd_serve(int argc, char **argv)
         TG_TRY(dev_inventory(&ctx, issuer, echo.url));
         TG_TRY(dev_secret(&ctx, secret));
         TG_TRY(write_dev_json(&ctx, issuer, mtls_base, secret, echo.url));
-        print_howto(issuer, mtls_base, ctx.data_dir, secret, echo.url);
+        print_howto(issuer, mtls_base, ctx.data_dir, echo.url);
         tg_wipe(secret, sizeof(secret));
     } else {
         printf("tollgate: serving %s%s%s\n", issuer, mtls_base[0] ? " and " : "", mtls_base);

@@ -287,6 +287,8 @@ try:
     R.check("audit has no secret", dev["agents"]["secret"]["client_secret"] not in audit, "")
     R.check("audit has no token", live is None or live not in audit, "")
     R.check("audit has jti", json.loads(audit.splitlines()[0]).get("seq") == 1, "")
+    R.check("the server never prints the demo secret",
+            dev["agents"]["secret"]["client_secret"] not in srv.output(), "secret on stdout")
 finally:
     out = srv.output()
     rc = srv.stop()

@@ -3,6 +3,7 @@
 private_key_jwt (RFC 7523), self_signed_tls_client_auth (RFC 8705 §2.2),
 SPIFFE X.509-SVID and JWT-SVID, high-risk actions, DPoP nonces.
 Usage: test_as_auth.py TOLLGATE_BIN"""
+import base64
 import hashlib
 import json
 import os
@@ -267,5 +268,40 @@ try:
 finally:
     rc = srv.stop()
     R.check("nonce server exits cleanly", rc == 0, f"rc={rc}")
+# --- automatic key rotation: no token fails verification across it
+srv = Server(BIN, ["--rotate-keys-every", "2"])
+try:
+    def jwks_kids():
+        st, h, body = srv.request("GET", "/jwks")
+        return [k["kid"] for k in body.get("keys", [])]
+
+    def new_token():
+        st, h, body = srv.request("POST", TOKEN, {"grant_type": "client_credentials"},
+                                  headers=srv.basic())
+        return body.get("access_token", "")
+
+    t1 = new_token()
+    kid1 = json.loads(base64.urlsafe_b64decode(t1.split(".")[0] + "==")).get("kid")
+    t2, kid2 = t1, kid1
+    deadline = time.time() + 15
+    while time.time() < deadline and kid2 == kid1:
+        time.sleep(0.5)
+        t2 = new_token()
+        kid2 = json.loads(base64.urlsafe_b64decode(t2.split(".")[0] + "==")).get("kid")
+    R.check("rotation: a new key signs", kid2 != kid1, f"{kid1} {kid2}")
+    R.check("rotation: the old key is still published", kid1 in jwks_kids(), jwks_kids())
+    for name, t in (("old", t1), ("new", t2)):
+        try:
+            verify_access_token(srv, t)
+            ok = True
+        except Exception as e:  # noqa: BLE001
+            ok = False
+            print("  ", e, file=sys.stderr)
+        R.check(f"rotation: {name} token verifies with the JWKS", ok, name)
+        st, h, body = srv.request("POST", "/introspect", {"token": t}, headers=srv.basic())
+        R.check(f"rotation: {name} token still active", body.get("active") is True, body)
+finally:
+    rc = srv.stop()
+    R.check("rotating server exits cleanly", rc == 0, f"rc={rc}")
 subprocess.run(["rm", "-rf", work])
 R.done()
