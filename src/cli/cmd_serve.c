@@ -93,23 +93,6 @@ write_file(const char *dir, const char *name, const void *p, size_t len, mode_t 
     return TG_OK;
 }
 
-static char *
-read_text(const char *dir, const char *name)
-{
-    char path[4096];
-    size_t len;
-    FILE *f;
-    char *buf;
-
-    snprintf(path, sizeof(path), "%s/%s", dir, name);
-    f = fopen(path, "rb");
-    if (f == NULL)
-        return NULL;
-    fclose(f);
-    buf = tg_cli_read_file(path, 1 << 20, &len);
-    return buf;
-}
-
 static int
 exists(const char *dir, const char *name)
 {
@@ -118,6 +101,20 @@ exists(const char *dir, const char *name)
 
     snprintf(path, sizeof(path), "%s/%s", dir, name);
     return stat(path, &st) == 0;
+}
+
+/* A file of the data directory, or NULL when it is not there (quietly:
+ * dev.json is absent on a first run). */
+static char *
+read_text(const char *dir, const char *name)
+{
+    char path[4096];
+    size_t len;
+
+    if (!exists(dir, name))
+        return NULL;
+    snprintf(path, sizeof(path), "%s/%s", dir, name);
+    return tg_cli_read_file(path, 1 << 20, &len);
 }
 
 /* Write a key (0600) and a certificate for it. */
@@ -159,7 +156,7 @@ dev_certificates(const char *dir)
     struct tg_cert_spec agent = {DEV_MTLS_AGENT, "Tollgate dev", 0, 0, NULL, NULL, NULL,
                                  "spiffe://tollgate.dev/agents/" DEV_MTLS_AGENT, 825};
     struct tg_key *ca_key = NULL;
-    char *ca_pem = NULL, *ca_key_pem = NULL;
+    char *ca_pem = NULL;
     enum tg_err rv = TG_OK;
 
     if (exists(dir, "ca.pem") && exists(dir, "server.pem") && exists(dir, "agent.pem"))
@@ -172,7 +169,6 @@ dev_certificates(const char *dir)
     tg_log_info("dev CA, server and agent certificates written to %s", dir);
 out:
     free(ca_pem);
-    free(ca_key_pem);
     tg_key_free(ca_key);
     return rv;
 }
