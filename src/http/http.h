@@ -1,7 +1,8 @@
 /* HTTP/1.1 server on libevent 2 (evhttp) with OpenSSL 3 TLS. It knows no
  * OAuth: other folders register handlers on a router; a handler reads a
  * tg_http_request and fills a tg_http_response, synchronously, on the
- * worker thread that owns the connection. */
+ * worker thread that owns the connection, or defers it (tg_http_defer) and
+ * completes it later on that thread, buffered or streamed. */
 #ifndef TG_HTTP_HTTP_H
 #define TG_HTTP_HTTP_H
 
@@ -70,6 +71,7 @@ void tg_http_request_free(struct tg_http_request *r);
 
 struct tg_http_response {
     int status;                /* 200..599; left 0 (or invalid): the client gets a 500 */
+    int deferred;              /* set by tg_http_defer: the server sends nothing now */
     struct tg_buf body;
     /* Up to 16 extra headers; names and values are copied. */
     size_t n_headers;
@@ -126,6 +128,62 @@ enum tg_err tg_http_route(struct tg_http_router *r, const char *method, const ch
  * server starts. */
 void tg_http_router_dispatch(const struct tg_http_router *r, const struct tg_http_request *req,
                              struct tg_http_response *res);
+
+/* --- deferred and streamed responses ---
+ *
+ * A handler that cannot answer at once (it waits on an upstream) calls
+ * tg_http_defer and returns without touching `res` again; it completes the
+ * response later, on the same worker thread (driven by that worker's event
+ * base, tg_http_stream_base), either buffered (tg_http_stream_finish) or
+ * streamed (tg_http_stream_start, _write, _end). Every call below is for
+ * that worker's thread only. If the client goes away first, or the server
+ * cuts the response at its shutdown deadline, the cancel callback runs once
+ * and the stream is freed right after it: the owner must drop its pointer
+ * there and not call back into this API from inside the callback. */
+struct tg_http_stream;
+struct event_base;
+
+/* The response to `req` will be completed later: NULL when it cannot be
+ * (a request built with tg_http_request_new, out of memory); the handler
+ * then answers synchronously as usual. On success res->deferred is set. */
+struct tg_http_stream *tg_http_defer(const struct tg_http_request *req,
+                                     struct tg_http_response *res) TG_MUST_CHECK;
+/* The worker's event loop (for timers and sockets of the transfer). */
+struct event_base *tg_http_stream_base(const struct tg_http_stream *s);
+void tg_http_stream_set_cancel(struct tg_http_stream *s, void (*fn)(void *arg), void *arg);
+/* Called (from the event loop) each time everything written so far has
+ * reached the socket: a producer that paused on tg_http_stream_backlog
+ * resumes there. */
+void tg_http_stream_set_drain(struct tg_http_stream *s, void (*fn)(void *arg), void *arg);
+/* A complete buffered response, sent as a synchronous handler's would be
+ * (same header rules, HEAD, 204/304); frees s. */
+void tg_http_stream_finish(struct tg_http_stream *s, struct tg_http_response *res);
+/* Status and headers of `res` (its body is ignored) go out now; the body
+ * follows in chunks (RFC 9112 §7.1 chunked coding for HTTP/1.1 clients; an
+ * HTTP/1.0 client gets a body delimited by the connection's close, §6.3).
+ * TG_ERR_INVALID_ARG for a status outside 200..599 or a HEAD / 204 / 304
+ * answer (those carry no content: use finish). */
+enum tg_err tg_http_stream_start(struct tg_http_stream *s, const struct tg_http_response *res)
+    TG_MUST_CHECK;
+/* One piece of the body (after start), queued for the client. */
+enum tg_err tg_http_stream_write(struct tg_http_stream *s, const void *p, size_t n)
+    TG_MUST_CHECK;
+/* Bytes queued for the client and not yet written to its socket. */
+size_t tg_http_stream_backlog(const struct tg_http_stream *s);
+/* After start: `complete` ends the body properly (the last chunk); 0 cuts
+ * the connection so the client sees a truncated body (a chunked body
+ * without its last chunk). Frees s. */
+void tg_http_stream_end(struct tg_http_stream *s, int complete);
+
+/* Per-worker state another folder keeps (a connection pool driven by the
+ * worker's loop): the value stored under `key` on the worker serving
+ * `req`, or NULL (none yet, or a request built by tg_http_request_new). */
+void *tg_http_worker_data(const struct tg_http_request *req, const void *key);
+/* Stores it; the worker calls free_fn(data) when its loop has ended, after
+ * cutting any stream still open and before its event base is freed. One
+ * key per worker at most 8. */
+enum tg_err tg_http_worker_data_set(const struct tg_http_request *req, const void *key,
+                                    void *data, void (*free_fn)(void *data)) TG_MUST_CHECK;
 
 enum tg_http_client_cert_mode {
     TG_HTTP_CERT_NONE = 0,     /* do not ask */

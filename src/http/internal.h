@@ -19,6 +19,9 @@
 /* Cap on a client certificate (DER, or URL-encoded PEM in a proxy header). */
 #define TG_HTTP_CERT_MAX 16384
 
+struct site;
+struct evhttp_request;
+
 struct tg_http_request {
     const char *method, *path, *query;
     struct evkeyvalq *headers;  /* evhttp's input headers, or own_headers */
@@ -29,6 +32,10 @@ struct tg_http_request {
     struct tg_buf cert;         /* client certificate, DER */
     int cert_verified;
     int headers_too_large;      /* over max_headers_size: 431 */
+    /* The server's own: where a deferred response goes (NULL when built by
+     * tg_http_request_new). */
+    struct site *site;
+    struct evhttp_request *ereq;
     /* Owned copies of a request built by tg_http_request_new. */
     struct evkeyvalq own_headers;
     char *own_method, *own_path, *own_query, *own_base_url;

@@ -21,6 +21,7 @@
 #include <event2/bufferevent.h>
 #include <event2/event.h>
 #include <event2/http.h>
+#include <event2/http_struct.h>
 #include <event2/listener.h>
 #include <event2/thread.h>
 
@@ -52,6 +53,15 @@ struct site {
     struct event *retry_ev; /* re-enables accepting after an accept error */
 };
 
+/* Per-worker data another folder keeps (tg_http_worker_data_set). */
+#define TG_HTTP_WORKER_DATA_MAX 8
+
+struct worker_data {
+    const void *key;
+    void *data;
+    void (*free_fn)(void *data);
+};
+
 struct worker {
     struct tg_http_server *s;
     struct event_base *base;
@@ -60,7 +70,11 @@ struct worker {
     pthread_t thread;
     int started;
     int stopping;      /* this worker's thread only */
-    size_t inflight;   /* responses handed to evhttp and not yet written */
+    size_t inflight;   /* deferred responses, and responses handed to evhttp
+                        * and not yet written */
+    struct tg_http_stream *streams; /* deferred responses not yet handed over */
+    struct worker_data data[TG_HTTP_WORKER_DATA_MAX];
+    size_t n_data;
 };
 
 struct tg_http_server {
@@ -84,6 +98,22 @@ struct pending {
     struct worker *w;
     struct evhttp_request *req;
     struct evhttp_connection *evcon;
+};
+
+/* A deferred response (http.h): counted in inflight from tg_http_defer
+ * until it is handed to evhttp (finish, end) or the client goes away. */
+struct tg_http_stream {
+    struct worker *w;
+    struct site *site;
+    struct evhttp_request *ereq;
+    struct evhttp_connection *evcon;
+    struct event *closed_ev;    /* the client's FIN while we wait (EV_CLOSED) */
+    void (*cancel)(void *arg);
+    void *cancel_arg;
+    void (*drain)(void *arg);
+    void *drain_arg;
+    int started;
+    struct tg_http_stream *prev, *next;
 };
 
 /* --- global setup --- */
@@ -224,6 +254,8 @@ request_init(struct tg_http_request *req, const struct site *site, struct evhttp
     size_t len;
     int fd, trusted = 0;
 
+    req->site = (struct site *)site;
+    req->ereq = ereq;
     req->method = method_name(evhttp_request_get_command(ereq));
     req->headers = evhttp_request_get_input_headers(ereq);
     req->base_url = site->l->base_url;
@@ -299,24 +331,65 @@ on_conn_close(struct evhttp_connection *evcon, void *arg)
     maybe_finish(w);
 }
 
+/* The handler's headers and ours; 0 when one cannot be set. */
+static int
+add_headers(struct worker *w, struct evhttp_request *ereq, const struct tg_http_response *res)
+{
+    struct evkeyvalq *out = evhttp_request_get_output_headers(ereq);
+    size_t i;
+    int ok = 1;
+
+    for (i = 0; i < res->n_headers; i++) {
+        if (evhttp_add_header(out, res->headers[i].name, res->headers[i].value) != 0)
+            ok = 0;
+    }
+    if (evhttp_find_header(out, "X-Content-Type-Options") == NULL)
+        evhttp_add_header(out, "X-Content-Type-Options", "nosniff");
+    if (w->stopping)
+        evhttp_add_header(out, "Connection", "close");
+    return ok;
+}
+
+/* Counts a response handed to evhttp until it is written or its
+ * connection goes away. */
+static void
+track(struct worker *w, struct evhttp_request *ereq, struct evhttp_connection *evcon)
+{
+    struct pending *p;
+
+    if (evcon == NULL)
+        return;
+    p = malloc(sizeof(*p));
+    if (p == NULL)
+        return;
+    p->w = w;
+    p->req = ereq;
+    p->evcon = evcon;
+    w->inflight++;
+    evhttp_request_set_on_complete_cb(ereq, on_complete, p);
+    evhttp_connection_set_closecb(evcon, on_conn_close, p);
+}
+
+static void
+set_timeouts(struct worker *w, struct evhttp_connection *evcon)
+{
+    struct bufferevent *bev = evcon != NULL ? evhttp_connection_get_bufferevent(evcon) : NULL;
+
+    /* evhttp has one timeout for both directions; ours differ. */
+    if (bev != NULL)
+        bufferevent_set_timeouts(bev, &w->s->read_tv, &w->s->write_tv);
+}
+
 static void
 send_response(struct site *site, struct evhttp_request *ereq, struct tg_http_response *res)
 {
     struct worker *w = site->w;
     struct evkeyvalq *out = evhttp_request_get_output_headers(ereq);
     struct evhttp_connection *evcon = evhttp_request_get_connection(ereq);
-    struct pending *p;
-    size_t i;
     int status = res->status;
 
-    for (i = 0; i < res->n_headers; i++) {
-        if (evhttp_add_header(out, res->headers[i].name, res->headers[i].value) != 0)
-            status = 500;
-    }
-    if (evhttp_find_header(out, "X-Content-Type-Options") == NULL)
-        evhttp_add_header(out, "X-Content-Type-Options", "nosniff");
-    if (w->stopping)
-        evhttp_add_header(out, "Connection", "close");
+    if (!add_headers(w, ereq, res))
+        status = 500;
     if (status < 200 || status > 599)
         status = 500;
     /* libevent 2.1 writes whatever is in the output buffer, even for HEAD
@@ -333,24 +406,309 @@ send_response(struct site *site, struct evhttp_request *ereq, struct tg_http_res
                                                  res->body.p, res->body.len) != 0) {
         status = 500;
     }
+    set_timeouts(w, evcon);
+    track(w, ereq, evcon);
+    evhttp_send_reply(ereq, status, NULL, NULL);
+}
 
-    if (evcon != NULL) {
-        struct bufferevent *bev = evhttp_connection_get_bufferevent(evcon);
+/* --- deferred responses --- */
 
-        /* evhttp has one timeout for both directions; ours differ. */
-        if (bev != NULL)
-            bufferevent_set_timeouts(bev, &w->s->read_tv, &w->s->write_tv);
-        p = malloc(sizeof(*p));
-        if (p != NULL) {
-            p->w = w;
-            p->req = ereq;
-            p->evcon = evcon;
-            w->inflight++;
-            evhttp_request_set_on_complete_cb(ereq, on_complete, p);
-            evhttp_connection_set_closecb(evcon, on_conn_close, p);
+static void
+stream_unlink(struct tg_http_stream *st)
+{
+    struct worker *w = st->w;
+
+    if (st->prev != NULL)
+        st->prev->next = st->next;
+    else
+        w->streams = st->next;
+    if (st->next != NULL)
+        st->next->prev = st->prev;
+    st->prev = st->next = NULL;
+    if (st->closed_ev != NULL) {
+        event_free(st->closed_ev);
+        st->closed_ev = NULL;
+    }
+    evhttp_connection_set_closecb(st->evcon, NULL, NULL);
+}
+
+/* The stream no longer counts: the response was handed to evhttp (which
+ * tracks it from there) or is gone. */
+static void
+stream_release(struct tg_http_stream *st)
+{
+    struct worker *w = st->w;
+
+    free(st);
+    w->inflight--;
+    maybe_finish(w);
+}
+
+/* The client went away (or the server cut the stream): the owner cancels
+ * its work, then the stream is freed. */
+static void
+stream_gone(struct tg_http_stream *st)
+{
+    if (st->cancel != NULL)
+        st->cancel(st->cancel_arg);
+    stream_release(st);
+}
+
+/* evhttp is freeing the connection: a request it detached because the
+ * client closed first (no reply yet) is ours to free; one still on the
+ * connection is freed by evhttp right after this callback. */
+static void
+on_stream_conn_close(struct evhttp_connection *evcon, void *arg)
+{
+    struct tg_http_stream *st = arg;
+
+    (void)evcon;
+    stream_unlink(st);
+    if (evhttp_request_get_connection(st->ereq) == NULL)
+        evhttp_request_free(st->ereq);
+    stream_gone(st);
+}
+
+/* Cut the client's connection (evhttp frees the request with it). */
+static void
+stream_cut(struct tg_http_stream *st)
+{
+    struct evhttp_connection *evcon = st->evcon;
+
+    stream_unlink(st);
+    evhttp_connection_free(evcon);
+}
+
+/* The client closed its side while we wait or stream (a client does not
+ * half-close an HTTP/1.1 request): stop the work now rather than at the
+ * next write. */
+static void
+on_stream_closed(evutil_socket_t fd, short what, void *arg)
+{
+    struct tg_http_stream *st = arg;
+
+    (void)fd;
+    (void)what;
+    tg_log_debug("client closed a deferred response's connection");
+    stream_cut(st);
+    stream_gone(st);
+}
+
+struct tg_http_stream *
+tg_http_defer(const struct tg_http_request *req, struct tg_http_response *res)
+{
+    struct tg_http_stream *st;
+    struct evhttp_connection *evcon;
+    struct bufferevent *bev;
+    struct worker *w;
+
+    if (req == NULL || res == NULL || req->site == NULL || req->ereq == NULL)
+        return NULL;
+    evcon = evhttp_request_get_connection(req->ereq);
+    bev = evcon != NULL ? evhttp_connection_get_bufferevent(evcon) : NULL;
+    if (bev == NULL)
+        return NULL;
+    st = calloc(1, sizeof(*st));
+    if (st == NULL)
+        return NULL;
+    w = req->site->w;
+    st->w = w;
+    st->site = req->site;
+    st->ereq = req->ereq;
+    st->evcon = evcon;
+    /* Without EV_CLOSED support (not epoll) the client's leaving is seen at
+     * the next write instead. */
+    st->closed_ev = event_new(w->base, bufferevent_getfd(bev), EV_CLOSED | EV_PERSIST,
+                              on_stream_closed, st);
+    if (st->closed_ev != NULL && event_add(st->closed_ev, NULL) != 0) {
+        event_free(st->closed_ev);
+        st->closed_ev = NULL;
+    }
+    /* No read timeout while the answer is produced (an SSE stream may stay
+     * quiet for minutes); a client that stops reading still meets the
+     * write timeout. Restored when the response is handed over. */
+    bufferevent_set_timeouts(bev, NULL, &w->s->write_tv);
+    evhttp_connection_set_closecb(evcon, on_stream_conn_close, st);
+    st->next = w->streams;
+    if (w->streams != NULL)
+        w->streams->prev = st;
+    w->streams = st;
+    w->inflight++;
+    res->status = 200; /* the router's check: a deferred response is not a missing one */
+    res->deferred = 1;
+    return st;
+}
+
+struct event_base *
+tg_http_stream_base(const struct tg_http_stream *s)
+{
+    return s->w->base;
+}
+
+void
+tg_http_stream_set_cancel(struct tg_http_stream *s, void (*fn)(void *arg), void *arg)
+{
+    s->cancel = fn;
+    s->cancel_arg = arg;
+}
+
+void
+tg_http_stream_set_drain(struct tg_http_stream *s, void (*fn)(void *arg), void *arg)
+{
+    s->drain = fn;
+    s->drain_arg = arg;
+}
+
+void
+tg_http_stream_finish(struct tg_http_stream *s, struct tg_http_response *res)
+{
+    stream_unlink(s);
+    send_response(s->site, s->ereq, res);
+    stream_release(s);
+}
+
+enum tg_err
+tg_http_stream_start(struct tg_http_stream *s, const struct tg_http_response *res)
+{
+    struct evhttp_request *ereq = s->ereq;
+
+    TG_ENSURE(!s->started, TG_ERR_INVALID_ARG, "stream already started");
+    TG_ENSURE(res->status >= 200 && res->status <= 599 && res->status != 204 &&
+                  res->status != 304 && evhttp_request_get_command(ereq) != EVHTTP_REQ_HEAD,
+              TG_ERR_INVALID_ARG, "status %d cannot be streamed", res->status);
+    TG_ENSURE(add_headers(s->w, ereq, res), TG_ERR_INVALID_ARG, "response headers");
+    /* RFC 9112 §6.3: an HTTP/1.0 client cannot read chunked coding; its
+     * body ends with the connection. evhttp would instead add
+     * "Content-Length: 0" for a 1.0 keep-alive request, so the request's
+     * Connection header goes and ours says close. */
+    {
+        /* libevent 2.1 has no accessor for the version but this struct. */
+        if (ereq->major == 1 && ereq->minor == 0) {
+            evhttp_remove_header(evhttp_request_get_input_headers(ereq), "Connection");
+            evhttp_remove_header(evhttp_request_get_output_headers(ereq), "Connection");
+            evhttp_add_header(evhttp_request_get_output_headers(ereq), "Connection", "close");
         }
     }
-    evhttp_send_reply(ereq, status, NULL, NULL);
+    s->started = 1;
+    evhttp_send_reply_start(ereq, res->status, NULL);
+    return TG_OK;
+}
+
+static void
+on_stream_written(struct evhttp_connection *evcon, void *arg)
+{
+    struct tg_http_stream *st = arg;
+
+    (void)evcon;
+    if (st->drain != NULL)
+        st->drain(st->drain_arg);
+}
+
+enum tg_err
+tg_http_stream_write(struct tg_http_stream *s, const void *p, size_t n)
+{
+    struct evbuffer *b;
+    int rc;
+
+    TG_ENSURE(s->started, TG_ERR_INVALID_ARG, "stream not started");
+    if (n == 0)
+        return TG_OK; /* an empty chunk would end the chunked body */
+    b = evbuffer_new();
+    TG_ENSURE(b != NULL, TG_ERR_NOMEM, "evbuffer_new");
+    rc = evbuffer_add(b, p, n);
+    if (rc == 0)
+        evhttp_send_reply_chunk_with_cb(s->ereq, b, on_stream_written, s);
+    evbuffer_free(b);
+    TG_ENSURE(rc == 0, TG_ERR_NOMEM, "evbuffer_add");
+    return TG_OK;
+}
+
+size_t
+tg_http_stream_backlog(const struct tg_http_stream *s)
+{
+    struct bufferevent *bev = evhttp_connection_get_bufferevent(s->evcon);
+
+    return bev != NULL ? evbuffer_get_length(bufferevent_get_output(bev)) : 0;
+}
+
+void
+tg_http_stream_end(struct tg_http_stream *s, int complete)
+{
+    struct worker *w = s->w;
+
+    if (!complete || !s->started) {
+        stream_cut(s);
+        stream_release(s);
+        return;
+    }
+    stream_unlink(s);
+    set_timeouts(w, s->evcon);
+    track(w, s->ereq, s->evcon);
+    evhttp_send_reply_end(s->ereq);
+    stream_release(s);
+}
+
+/* Cut every deferred response still open (shutdown deadline, worker exit). */
+static void
+cut_streams(struct worker *w)
+{
+    while (w->streams != NULL) {
+        struct tg_http_stream *st = w->streams;
+
+        stream_cut(st);
+        stream_gone(st);
+    }
+}
+
+static struct worker_data *
+worker_data_find(struct worker *w, const void *key)
+{
+    size_t i;
+
+    for (i = 0; i < w->n_data; i++) {
+        if (w->data[i].key == key)
+            return &w->data[i];
+    }
+    return NULL;
+}
+
+void *
+tg_http_worker_data(const struct tg_http_request *req, const void *key)
+{
+    struct worker_data *d;
+
+    if (req == NULL || req->site == NULL)
+        return NULL;
+    d = worker_data_find(req->site->w, key);
+    return d != NULL ? d->data : NULL;
+}
+
+enum tg_err
+tg_http_worker_data_set(const struct tg_http_request *req, const void *key, void *data,
+                        void (*free_fn)(void *data))
+{
+    struct worker *w;
+
+    TG_ENSURE(req != NULL && req->site != NULL, TG_ERR_INVALID_ARG, "not a server request");
+    w = req->site->w;
+    TG_ENSURE(worker_data_find(w, key) == NULL, TG_ERR_CONFLICT, "worker data set twice");
+    TG_ENSURE(w->n_data < TG_HTTP_WORKER_DATA_MAX, TG_ERR_TOO_LARGE, "too much worker data");
+    w->data[w->n_data].key = key;
+    w->data[w->n_data].data = data;
+    w->data[w->n_data].free_fn = free_fn;
+    w->n_data++;
+    return TG_OK;
+}
+
+static void
+worker_data_free(struct worker *w)
+{
+    while (w->n_data > 0) {
+        struct worker_data *d = &w->data[--w->n_data];
+
+        if (d->free_fn != NULL)
+            d->free_fn(d->data);
+    }
 }
 
 static void
@@ -379,9 +737,11 @@ on_request(struct evhttp_request *ereq, void *arg)
             res.status = 500;
         }
     }
-    tg_log_debug("%s %s %s -> %d", req.peer, req.method ? req.method : "?",
-                 req.path ? req.path : "?", res.status);
-    send_response(site, ereq, &res);
+    tg_log_debug("%s %s %s -> %d%s", req.peer, req.method ? req.method : "?",
+                 req.path ? req.path : "?", res.status, res.deferred ? " (deferred)" : "");
+    /* A deferred response is the handler's now (it may even be sent). */
+    if (!res.deferred)
+        send_response(site, ereq, &res);
     tg_http_response_reset(&res);
     tg_buf_reset(&req.cert);
 }
@@ -438,6 +798,7 @@ on_deadline(evutil_socket_t fd, short what, void *arg)
     (void)fd;
     (void)what;
     tg_log_warnx("shutdown: %zu responses not written in time, closing", w->inflight);
+    cut_streams(w);
     event_base_loopexit(w->base, NULL);
 }
 
@@ -474,6 +835,9 @@ worker_main(void *arg)
 
     this_worker = w;
     event_base_loop(w->base, EVLOOP_NO_EXIT_ON_EMPTY);
+    /* Before anything the handlers' per-worker state drives goes. */
+    cut_streams(w);
+    worker_data_free(w);
     /* Close idle keep-alive connections now, not at tg_http_server_free. */
     for (i = 0; i < w->s->n_listeners; i++) {
         if (w->sites[i].http != NULL) {
