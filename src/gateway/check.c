@@ -9,13 +9,20 @@
  *                       without them, this listener's base URL
  * plus the client's own Authorization and DPoP headers (and, through a
  * trusted proxy, its certificate). 200 with the identity headers, or the
- * refusal with its challenge. */
+ * refusal with its challenge.
+ *
+ * Tools of kind mcp are decided as the MCP proxy decides (mcp_authz.c):
+ * with the client's body (Envoy ext_authz with_request_body), exactly as
+ * the proxy; without one (nginx auth_request sends none), a POST by its
+ * SEP-2243 Mcp-Method / Mcp-Name headers. docs/gateway.md, "/check". */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "core/log.h"
 #include "gateway/internal.h"
+#include "gateway/mcp.h"
+#include "gateway/remote.h"
 
 #define MAX_URI 4096
 
@@ -70,6 +77,74 @@ set_identity(void *arg, const char *name, const char *value)
     return tg_http_response_header(arg, name, value) == TG_OK ? 0 : 1;
 }
 
+/* The MCP decision of a /check (docs/gateway.md, "/check"): authenticate
+ * once, then tg_mcp_authorize. TG_MCP_ALLOW leaves d the allow and *mcp_tool
+ * the tools/call's MCP tool (borrowed from m or req); otherwise the answer
+ * is written to res and `a` filled. */
+static enum tg_mcp_outcome
+check_mcp(struct tg_gateway *gw, const struct tg_gw_tool *tool, const struct tg_http_request *req,
+          const char *method, const char *path, const char *url, struct tg_mcp_req *m,
+          struct tg_rs_decision *d, struct tg_http_response *res, struct tg_gw_audit *a,
+          const char **mcp_tool)
+{
+    struct tg_rs_auth auth = {0};
+    struct tg_rs_config cfg;
+    struct tg_gw_rs_request rq;
+    struct tg_mcp_headers h;
+    struct tg_mcp_authz z;
+    struct tg_slice body = tg_http_body(req);
+    char prm[TG_GW_URL_MAX], *text = NULL;
+
+    memset(&h, 0, sizeof(h));
+    tg_gw_rs_config(gw, tool, &cfg, prm, sizeof(prm));
+    tg_gw_rs_request(req, method, path, url, body, &rq);
+    memset(d, 0, sizeof(*d));
+    tg_rs_authenticate(&cfg, &tool->t, &rq.rq, &auth, d);
+    tg_gw_remote_set_authorization(NULL);
+    tg_gw_tenant_gate(gw, tool, d);
+    h.n_methods = tg_http_header_values(req, "Mcp-Method", h.methods, TG_MCP_MAX_HEADER_VALUES);
+    h.n_names = tg_http_header_values(req, "Mcp-Name", h.names, TG_MCP_MAX_HEADER_VALUES);
+    /* The client's body when the front proxy sent it; nginx never does. An
+     * MCP POST always has one, so none means "decide from the headers". */
+    tg_mcp_authorize(&cfg, &tool->t, &auth, method, body, &h,
+                     body.len > 0 ? TG_MCP_FROM_BODY : TG_MCP_FROM_HEADERS, m, d, &z);
+    tg_rs_auth_reset(&auth);
+    a->d = d;
+    switch (z.outcome) {
+    case TG_MCP_ALLOW:
+        *mcp_tool = z.mcp_tool;
+        break;
+    case TG_MCP_RPC_ERROR:
+        /* 400 -32020 (headers), -32700/-32600/-32602 (body), 413. */
+        a->status = z.status;
+        a->error = z.error;
+        a->reason = z.message;
+        text = tg_mcp_error_body(z.id, z.code, z.message);
+        if (text == NULL || tg_http_response_json(res, z.status, text) != TG_OK) {
+            tg_http_response_reset(res);
+            a->status = 500;
+            a->error = "server_error";
+            tg_gw_respond_error(res, 500, a->error, "out of memory");
+        }
+        free(text);
+        break;
+    case TG_MCP_DENY:
+    default:
+        if (d->err == TG_OK) {
+            /* Never an allow without TG_MCP_ALLOW. */
+            d->err = TG_ERR_INTERNAL;
+            d->status = 500;
+            d->error = "server_error";
+            d->description = "MCP authorization";
+        }
+        a->status = d->status;
+        tg_gw_respond_deny(gw, d, res);
+        z.outcome = TG_MCP_DENY;
+        break;
+    }
+    return z.outcome;
+}
+
 void
 tg_gw_handle_check(void *ctx, const struct tg_http_request *req, struct tg_http_response *res)
 {
@@ -77,13 +152,15 @@ tg_gw_handle_check(void *ctx, const struct tg_http_request *req, struct tg_http_
     struct tg_gw_tool *tool = NULL;
     struct tg_rs_decision *d = NULL;
     struct tg_gw_audit a = {0};
-    const char *method, *uri, *proto, *host, *rest = NULL, *query;
+    struct tg_mcp_req m;
+    const char *method, *uri, *proto, *host, *rest = NULL, *query, *mcp_tool = NULL;
     char id[TG_POLICY_ID_MAX + 1], path[MAX_URI + 1], base[300], url[TG_GW_URL_MAX];
     int dup = 0, n;
     size_t plen;
     enum tg_err e;
 
     id[0] = '\0';
+    memset(&m, 0, sizeof(m));
     a.event = "check.deny";
     method = one_header(req, TG_GW_HDR_ORIG_METHOD, &dup);
     uri = one_header(req, TG_GW_HDR_ORIG_URI, &dup);
@@ -151,19 +228,32 @@ tg_gw_handle_check(void *ctx, const struct tg_http_request *req, struct tg_http_
         tg_gw_respond_error(res, 500, a.error, a.reason);
         goto audit;
     }
-    tg_gw_decide(gw, tool, req, method, rest[0] != '\0' ? rest : "/", url, tg_http_body(req), d);
-    /* The proxy's decision includes a tenant-bound tool's tenant rule. */
-    tg_gw_tenant_gate(gw, tool, d);
-    a.d = d;
-    a.status = d->err == TG_OK ? 200 : d->status;
-    if (d->err != TG_OK) {
-        tg_gw_respond_deny(gw, d, res);
-        goto audit;
+    if (tg_tool_is_mcp(&tool->t)) {
+        if (check_mcp(gw, tool, req, method, rest[0] != '\0' ? rest : "/", url, &m, d, res, &a,
+                      &mcp_tool) != TG_MCP_ALLOW)
+            goto audit;
+    } else {
+        tg_gw_decide(gw, tool, req, method, rest[0] != '\0' ? rest : "/", url, tg_http_body(req),
+                     d);
+        /* The proxy's decision includes a tenant-bound tool's tenant rule. */
+        tg_gw_tenant_gate(gw, tool, d);
+        a.d = d;
+        if (d->err != TG_OK) {
+            a.status = d->status;
+            tg_gw_respond_deny(gw, d, res);
+            goto audit;
+        }
     }
+    a.status = 200;
     a.event = "check.allow";
     a.reason = "allowed";
+    /* X-Tollgate-Mcp-Tool: the MCP tool a tools/call names (the front proxy
+     * may log or route by it); its name passed the MCP tool alphabet. */
     if (tg_http_response_json(res, 200, "{\"allow\":true}") != TG_OK ||
-        tg_gw_identity_each(&d->id, set_identity, res) != 0) {
+        tg_gw_identity_each(&d->id, set_identity, res) != 0 ||
+        (mcp_tool != NULL && (!tg_gw_field_value_ok(mcp_tool) ||
+                              tg_http_response_header(res, "X-Tollgate-Mcp-Tool", mcp_tool) !=
+                                  TG_OK))) {
         tg_log_warnx("gateway: cannot build the /check answer: %s", tg_err_detail());
         tg_http_response_reset(res);
         a.event = "check.deny";
@@ -178,6 +268,7 @@ audit:
         tg_http_response_reset(res);
         tg_gw_respond_error(res, 500, "server_error", "audit log unavailable");
     }
+    tg_mcp_req_reset(&m);
     free(d);
     tg_gw_tool_release(gw, tool);
 }

@@ -13,6 +13,7 @@
 
 #include "core/buf.h"
 #include "core/err.h"
+#include "verify/resource.h"
 
 /* The largest JSON-RPC request body the gateway reads (the HTTP server's own
  * cap may be lower); larger: 413. */
@@ -90,5 +91,66 @@ typedef int (*tg_mcp_allow_fn)(void *arg, const char *name);
 enum tg_err tg_mcp_filter_response(const struct tg_mcp_req *r, const char *content_type,
                                    struct tg_buf *body, tg_mcp_allow_fn allow, void *arg,
                                    size_t *removed) TG_MUST_CHECK;
+
+/* --- One request authorized (mcp_authz.c): steps 2-5 of docs/gateway.md,
+ * "MCP servers", shared by the proxy and /check. Pure: the caller has
+ * authenticated the token (tg_rs_authenticate), read the headers and
+ * answers. --- */
+
+/* Mcp-Method / Mcp-Name values handed over; more are refused (-32020). */
+#define TG_MCP_MAX_HEADER_VALUES 4
+
+/* Every Mcp-Method and Mcp-Name value of the request (SEP-2243). n_* count
+ * every value, and may exceed the arrays (then the request is refused). */
+struct tg_mcp_headers {
+    const char *methods[TG_MCP_MAX_HEADER_VALUES], *names[TG_MCP_MAX_HEADER_VALUES];
+    size_t n_methods, n_names;
+};
+
+enum tg_mcp_mode {
+    /* The proxy, and /check given the body (Envoy ext_authz with the body):
+     * the body decides, the headers must agree with it. */
+    TG_MCP_FROM_BODY = 0,
+    /* /check without the body (nginx auth_request): a POST is decided by
+     * its Mcp-Method (required, once) and, for tools/call, Mcp-Name
+     * (required, once). Safe only where the MCP server refuses a body that
+     * disagrees with them (docs/gateway.md). */
+    TG_MCP_FROM_HEADERS,
+};
+
+enum tg_mcp_outcome {
+    TG_MCP_ALLOW = 0, /* d is the allow (id.action, id.endpoint of the last tools/call) */
+    TG_MCP_DENY,      /* d is the decision's refusal (401/403/...): answer it */
+    TG_MCP_RPC_ERROR, /* refused before authorization: answer `status` with a
+                       * JSON-RPC error (tg_mcp_error_body(id, code, message)) */
+};
+
+struct tg_mcp_authz {
+    enum tg_mcp_outcome outcome;
+    int status;           /* RPC_ERROR: 400, 413; 500 (out of memory) */
+    int code;             /* RPC_ERROR: -32700, -32600, -32602, -32020; -32603 */
+    const char *message;  /* RPC_ERROR: client-safe, static */
+    const char *error;    /* RPC_ERROR: the audit's error: invalid_request or server_error */
+    const json_t *id;     /* RPC_ERROR: the id to answer with (borrowed from req; NULL: null) */
+    const char *mcp_tool; /* ALLOW: the MCP tool of the last tools/call (borrowed from req or
+                           * the headers), NULL when none */
+};
+
+/* Authorize one request of an MCP server `tool` for the token `auth`.
+ * `d` is the allow tg_rs_authenticate (and the tenant gate) made; a refusal
+ * there is passed on as TG_MCP_DENY. `method` is the client's HTTP method:
+ * anything but POST (GET stream, DELETE session) needs any action on the
+ * tool (tg_rs_authorize_mcp_any). A POST, by `mode`: the body (at most
+ * TG_MCP_MAX_BODY, else 413) parsed into `req`, the headers compared
+ * (tg_mcp_headers_agree, else 400 -32020), then every message authorized
+ * (tools/call: tg_rs_authorize_mcp_tool; the rest: any action; one refusal
+ * refuses all); or the headers alone (missing or repeated: 400 -32020).
+ * `req` is the caller's in every outcome (the proxy filters tools/list
+ * answers with it): tg_mcp_req_reset it. */
+void tg_mcp_authorize(const struct tg_rs_config *cfg, const struct tg_tool *tool,
+                      const struct tg_rs_auth *auth, const char *method, struct tg_slice body,
+                      const struct tg_mcp_headers *h, enum tg_mcp_mode mode,
+                      struct tg_mcp_req *req, struct tg_rs_decision *d,
+                      struct tg_mcp_authz *out);
 
 #endif
