@@ -5,6 +5,9 @@ behind `tollgate serve --dev`. tools/call allowed and denied (403 + scope),
 unknown MCP tools, Mcp-Name / Mcp-Method disagreeing with the body (400 +
 -32020), tools/list filtered (JSON and SSE), batches, content_digest when
 required, session headers, GET and DELETE, protected resource metadata.
+/check for the same server: with the client's body (as Envoy ext_authz
+sends it) the proxy's decision; without one (nginx auth_request) the
+SEP-2243 Mcp-Method / Mcp-Name headers.
 Usage: test_mcp.py TOLLGATE_BIN"""
 import base64
 import hashlib
@@ -406,6 +409,90 @@ grants:
     R.check("nothing denied reached the upstream",
             not any(b"delete_note" in s[3] and s[2].get("X-Tollgate-Binding") == "bearer"
                     for s in SEEN), "")
+    # --- /check for an MCP server (docs/gateway.md, "/check")
+    def check(method, msg=None, tok=None, key=None, headers=None, raw=None):
+        """POST /check for the client's request `method /tools/notes/mcp`."""
+        uri = "/tools/notes/mcp"
+        body = raw if raw is not None else (json.dumps(msg).encode() if msg is not None else None)
+        hs = {"X-Original-Method": method, "X-Original-URI": uri}
+        if body is not None:
+            hs["Content-Type"] = "application/json"
+        hs.update(headers or {})
+        if tok is not None:
+            hs["Authorization"] = ("DPoP " if key else "Bearer ") + tok
+        if key is not None:
+            hs["DPoP"] = dpop_proof(key, method, ISS + uri, extra={"ath": ath(tok)})
+        return srv.request("POST", "/check", body, headers=hs)
+
+    n_seen = len(SEEN)
+    tc = {"Mcp-Method": "tools/call"}
+    st, h, b = check("POST", call("search_notes", 51), bt)
+    R.check("check body: allowed tools/call 200",
+            st == 200 and b == {"allow": True} and h.get("x-tollgate-action") == "read" and
+            h.get("x-tollgate-endpoint") == "MCP search_*" and
+            h.get("x-tollgate-mcp-tool") == "search_notes", f"{st} {h} {b}")
+    check_challenge("check body: ungranted tools/call 403 with scope",
+                    check("POST", call("delete_note", 52), bt), 403, "insufficient_scope",
+                    "notes:admin")
+    check_challenge("check body: unknown MCP tool 403 without scope",
+                    check("POST", call("frobnicate", 53), bt), 403, "insufficient_scope")
+    rpc_error("check body: Mcp-Name disagrees 400 -32020",
+              check("POST", call("delete_note", 54), bt, headers=dict(tc, **{
+                  "Mcp-Name": "search_notes"})), 400, -32020, 54)
+    rpc_error("check body: not JSON 400 -32700", check("POST", None, bt, raw=b"{nope"),
+              400, -32700, None)
+    st, h, b = check("POST", [call("search_notes", 1), call("delete_note", 2)], bt)
+    R.check("check body: batch with a denied call 403", st == 403, f"{st} {b}")
+    st, h, b = check("POST", call("delete_note", 55), dt, key=key)
+    R.check("check body: DPoP, named high-risk tool 200",
+            st == 200 and h.get("x-tollgate-binding") == "dpop" and
+            h.get("x-tollgate-mcp-tool") == "delete_note", f"{st} {h} {b}")
+    check_challenge("check body: no token 401", check("POST", call("search_notes", 56)), 401,
+                    None)
+    st, h, b = check("POST", {"jsonrpc": "2.0", "id": 57, "method": "tools/list"}, bt)
+    R.check("check body: tools/list 200, no MCP tool header",
+            st == 200 and "x-tollgate-mcp-tool" not in h, f"{st} {h}")
+
+    # Without the body: the SEP-2243 headers decide.
+    st, h, b = check("POST", None, bt, headers=dict(tc, **{"Mcp-Name": "search_notes"}))
+    R.check("check headers: allowed tools/call 200",
+            st == 200 and h.get("x-tollgate-mcp-tool") == "search_notes" and
+            h.get("x-tollgate-action") == "read", f"{st} {h} {b}")
+    check_challenge("check headers: ungranted tools/call 403 with scope",
+                    check("POST", None, bt, headers=dict(tc, **{"Mcp-Name": "admin_reset"})),
+                    403, "insufficient_scope", "notes:admin")
+    check_challenge("check headers: base64 Mcp-Name 403 without scope",
+                    check("POST", None, bt, headers=dict(tc, **{
+                        "Mcp-Name": "=?base64?c2VhcmNoX25vdGVz?="})), 403, "insufficient_scope")
+    rpc_error("check headers: tools/call without Mcp-Name 400 -32020",
+              check("POST", None, bt, headers=tc), 400, -32020, None)
+    rpc_error("check headers: no Mcp-Method 400 -32020",
+              check("POST", None, bt, headers={"Mcp-Name": "search_notes"}), 400, -32020, None)
+    st, h, b = check("POST", None, None, headers=tc)
+    R.check("check headers: no token is 401 first", st == 401, f"{st} {b}")
+    st, h, b = check("POST", None, bt, headers={"Mcp-Method": "tools/list"})
+    R.check("check headers: tools/list 200", st == 200, f"{st} {h} {b}")
+    st, h, b = check("POST", None, dt, key=key,
+                     headers=dict(tc, **{"Mcp-Name": "delete_note"}))
+    R.check("check headers: DPoP, named high-risk tool 200", st == 200, f"{st} {b}")
+
+    # GET (SSE stream) and DELETE (session end): any action on this tool.
+    for m in ("GET", "DELETE"):
+        st, h, b = check(m, None, bt)
+        R.check(f"check {m}: 200", st == 200 and "x-tollgate-mcp-tool" not in h, f"{st} {b}")
+        check_challenge(f"check {m}: token of another tool 401",
+                        check(m, None, token("mcp-dpop", sec.get("mcp-dpop", ""), key=key,
+                                             scope="notes-digest:read"), key=key),
+                        401, "invalid_token")
+    R.check("check: nothing reached the upstream", len(SEEN) == n_seen, SEEN[n_seen:])
+    with open(os.path.join(srv.data, "audit.log")) as f:
+        ev = [json.loads(ln) for ln in f if ln.strip()]
+    R.check("check: audit check.allow and check.deny for the MCP server",
+            any(e.get("event") == "check.allow" and e.get("what", {}).get("tool") == "notes"
+                for e in ev) and
+            any(e.get("event") == "check.deny" and e.get("what", {}).get("tool") == "notes"
+                for e in ev),
+            sorted({e.get("event") for e in ev}))
 finally:
     rc = srv.stop()
     up.shutdown()
