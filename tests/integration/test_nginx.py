@@ -4,7 +4,11 @@ Tollgate's /check as its external authorizer, configured with exactly the
 configuration docs/gateway.md shows (docs/nginx-tollgate.conf, placeholders
 replaced). A table of cases runs through nginx and directly through the
 gateway (/tools/demo/... on Tollgate); both must give the same status, error
-and challenge, and the tool must receive the same identity.
+and challenge, and the tool must receive the same identity. Then the
+TLS variant docs/gateway.md describes (nginx terminating TLS with client
+certificates, $ssl_client_escaped_cert to Tollgate's TLS listener, Tollgate
+trusting that header from nginx's address only): certificate-bound tokens,
+DPoP over https, and a certificate header injected from elsewhere.
 Usage: test_nginx.py TOLLGATE_BIN"""
 import hashlib
 import http.client
@@ -13,6 +17,7 @@ import os
 import shutil
 import signal
 import socket
+import ssl
 import subprocess
 import sys
 import tempfile
@@ -51,15 +56,51 @@ def authority(url):
     return urllib.parse.urlsplit(url).netloc
 
 
-class Nginx:
-    """nginx in the foreground, one process, everything it writes in `dir`."""
+# The TLS variant: docs/gateway.md's three replacements, each shown there
+# verbatim. proxy_bind is the test's own: nginx reaches Tollgate from
+# 127.0.0.2 (its --trusted-proxy), every other client here is 127.0.0.1.
+TLS_EDITS = [
+    ("    listen @LISTEN@;\n",
+     "    listen @LISTEN@ ssl;\n"
+     "    ssl_certificate        @TLS_CERT@;\n"
+     "    ssl_certificate_key    @TLS_KEY@;\n"
+     "    ssl_client_certificate @AGENTS_CA@;\n"
+     "    ssl_verify_client      optional;\n"),
+    ("        proxy_pass http://tollgate/check;\n",
+     "        proxy_pass https://tollgate/check;\n"
+     "        proxy_ssl_trusted_certificate @TOLLGATE_CA@;\n"
+     "        proxy_ssl_verify on;\n"
+     "        proxy_ssl_name   @TOLLGATE_NAME@;\n"
+     "        proxy_ssl_session_reuse on;\n"),
+    ('        proxy_set_header X-SSL-Client-Cert "";\n',
+     "        proxy_set_header X-SSL-Client-Cert $ssl_client_escaped_cert;\n"),
+]
+with open(os.path.join(HERE, "..", "..", "docs", "gateway.md")) as g:
+    page = g.read()
+for i, (_, new) in enumerate(TLS_EDITS):
+    R.check(f"docs/gateway.md shows TLS change {i + 1} verbatim",
+            "```nginx\n" + new + "```" in page, new)
 
-    def __init__(self, dir, tollgate, backend):
+
+class Nginx:
+    """nginx in the foreground, one process, everything it writes in `dir`.
+    `tls`: the TLS variant, with the values of its placeholders."""
+
+    def __init__(self, dir, tollgate, backend, tls=None):
         self.dir = dir
         self.port = free_port()
-        self.base = f"http://127.0.0.1:{self.port}"
+        self.base = f"{'https' if tls else 'http'}://127.0.0.1:{self.port}"
         with open(CONF) as f:
             conf = f.read()
+        if tls:
+            for old, new in TLS_EDITS:
+                R.check("config: TLS change applies once", conf.count(old) == 1, old)
+                conf = conf.replace(old, new)
+            conf = conf.replace("        proxy_pass https://tollgate/check;\n",
+                                "        proxy_pass https://tollgate/check;\n"
+                                "        proxy_bind 127.0.0.2;\n")
+            for k, v in tls.items():
+                conf = conf.replace(k, v)
         for k, v in (("@TOLLGATE@", tollgate), ("@DEMO_BACKEND@", backend),
                      ("@LISTEN@", f"127.0.0.1:{self.port}"),
                      ("@PUBLIC_HOST@", f"127.0.0.1:{self.port}")):
@@ -118,10 +159,20 @@ http {{
         return self.proc.returncode
 
 
-def request(base, method, path, headers=None, body=None):
-    """(status, every header as a lower-cased list of pairs, body parsed)."""
+def request(base, method, path, headers=None, body=None, ca=None, cert=None, source=None):
+    """(status, every header as a lower-cased list of pairs, body parsed).
+    https: the server verified against `ca`, `cert` (cert, key) presented;
+    `source`: the local address to connect from."""
     u = urllib.parse.urlsplit(base)
-    c = http.client.HTTPConnection(u.hostname, u.port, timeout=10)
+    src = (source, 0) if source else None
+    if u.scheme == "https":
+        ctx = ssl.create_default_context(cafile=ca)
+        if cert:
+            ctx.load_cert_chain(*cert)
+        c = http.client.HTTPSConnection(u.hostname, u.port, context=ctx, timeout=10,
+                                        source_address=src)
+    else:
+        c = http.client.HTTPConnection(u.hostname, u.port, timeout=10, source_address=src)
     c.putrequest(method, path, skip_accept_encoding=True)
     hs = dict(headers or {})
     if body is not None:
@@ -398,6 +449,122 @@ finally:
         R.check("nonce: nginx stops on QUIT", rc == 0, rc)
     rc = srv.stop()
     R.check("nonce: server exits cleanly", rc == 0, rc)
+    shutil.rmtree(work, ignore_errors=True)
+
+# --- TLS and certificate-bound tokens (RFC 8705): nginx terminates TLS with
+# optional client certificates and passes $ssl_client_escaped_cert to
+# Tollgate's TLS listener, which trusts that header from 127.0.0.2 only.
+srv = Server(BIN, ["--trusted-proxy", "127.0.0.2"])
+ngx = None
+dev = srv.dev
+ISS = srv.issuer
+CA = dev["ca_file"]
+data = os.path.dirname(CA)
+os.makedirs(work, exist_ok=True)
+try:
+    ngx = Nginx(work, authority(srv.mtls_base), authority(dev["echo_upstream"]), tls={
+        "@TLS_CERT@": os.path.join(data, "server.pem"),
+        "@TLS_KEY@": os.path.join(data, "server.key"),
+        "@AGENTS_CA@": CA, "@TOLLGATE_CA@": CA, "@TOLLGATE_NAME@": "localhost"})
+    NG = ngx.base
+    R.check("tls: nginx serves https", NG.startswith("https://"), NG)
+    mt = dev["agents"]["mtls"]
+    mcert = (mt["cert_file"], mt["key_file"])
+    st, _, b = srv.request("POST", "/token", {"grant_type": "client_credentials",
+                                              "client_id": mt["client_id"], "scope": "demo:read"},
+                           tls=True, cert=mcert)
+    R.check("tls: mtls token", st == 200, b)
+    mtok = b.get("access_token", "") if isinstance(b, dict) else ""
+    # another agent's certificate from the same CA (so nginx accepts it)
+    okey, ocsr, ocrt = (os.path.join(work, n) for n in ("o.key", "o.csr", "o.pem"))
+    subprocess.run(["openssl", "req", "-new", "-newkey", "ec", "-pkeyopt",
+                    "ec_paramgen_curve:P-256", "-nodes", "-keyout", okey, "-out", ocsr,
+                    "-subj", "/CN=other-agent/O=Tollgate dev"], check=True, capture_output=True)
+    subprocess.run(["openssl", "x509", "-req", "-in", ocsr, "-CA", CA, "-CAkey",
+                    os.path.join(data, "ca.key"), "-CAcreateserial", "-out", ocrt, "-days", "2"],
+                   check=True, capture_output=True)
+    bearer = {"Authorization": "Bearer " + mtok}
+
+    def tls_call(path="/tools/demo/items", headers=None, cert=None, base=None, source=None,
+                 method="GET"):
+        return request(base or NG, method, path, headers, ca=CA, cert=cert, source=source)
+
+    st, h, b = tls_call(headers=bearer, cert=mcert)
+    up = b.get("headers", {}) if isinstance(b, dict) else {}
+    R.check("tls: certificate-bound token with its certificate through nginx: 200",
+            st == 200 and up.get("x-tollgate-binding") == "mtls" and
+            up.get("x-tollgate-client-id") == mt["client_id"], f"{st} {b} {ngx.errors()[-800:]}")
+    R.check("tls: the tool sees https", up.get("x-forwarded-proto") == "https", up)
+    for name, cert in (("another agent's certificate", (ocrt, okey)), ("no certificate", None)):
+        st, h, b = tls_call(headers=bearer, cert=cert)
+        ch = "".join(v for k, v in h if k == "www-authenticate")
+        R.check(f"tls: certificate-bound token with {name}: 401 invalid_token",
+                st == 401 and 'error="invalid_token"' in ch and
+                not (isinstance(b, dict) and "headers" in b), f"{st} {h} {b}")
+
+    # DPoP through TLS nginx: the proof names https://<public host>/...
+    out = {}
+    path = os.path.join(work, "tls.yaml")
+    with open(path, "w") as f:
+        f.write("""version: 1
+agents:
+  - {id: tls-dpop-bot, type: internal, owner: a@example.com, auth: client_secret_post,
+     sender_constraint: dpop}
+grants:
+  - {agent: tls-dpop-bot, tool: demo, actions: [read]}
+""")
+    r = srv.cli("apply", "-f", path, "--json")
+    R.check("tls: apply", r.returncode == 0, r.stderr)
+    sec = {s["client_id"]: s["client_secret"]
+           for s in (json.loads(r.stdout) if r.returncode == 0 else {}).get("client_secrets", [])}
+    key = jwk.JWK.generate(kty="EC", crv="P-256")
+    st, _, b = srv.request("POST", "/token", {
+        "grant_type": "client_credentials", "client_id": "tls-dpop-bot",
+        "client_secret": sec.get("tls-dpop-bot", ""), "scope": "demo:read"},
+        headers={"DPoP": dpop_proof(key, "POST", ISS + "/token")})
+    R.check("tls: dpop token", st == 200, f"{st} {b}")
+    dtok = b.get("access_token", "") if isinstance(b, dict) else ""
+    url = NG + "/tools/demo/items"
+    st, h, b = tls_call(headers={"Authorization": "DPoP " + dtok, "DPoP": dpop_proof(
+        key, "GET", url, extra={"ath": ath(dtok)})})
+    R.check("tls: DPoP through TLS nginx (htu https://...): 200",
+            st == 200 and isinstance(b, dict) and
+            b.get("headers", {}).get("x-tollgate-binding") == "dpop", f"{st} {b}")
+    st, h, b = tls_call(headers={"Authorization": "DPoP " + dtok, "DPoP": dpop_proof(
+        key, "GET", url.replace("https://", "http://"), extra={"ath": ath(dtok)})})
+    R.check("tls: DPoP proof for http:// through TLS nginx: 401 invalid_dpop_proof",
+            st == 401 and isinstance(b, dict) and b.get("error") == "invalid_dpop_proof",
+            f"{st} {b}")
+
+    # A certificate header sent straight to Tollgate from an untrusted
+    # address (127.0.0.1) is ignored; from 127.0.0.2 (the trusted proxy) it
+    # is honoured, so the address alone makes the difference.
+    with open(mt["cert_file"]) as f:
+        esc = urllib.parse.quote(f.read(), safe="")
+    inj = dict(bearer, **{"X-SSL-Client-Cert": esc})
+    st, h, b = tls_call(base=srv.mtls_base, headers=inj, source="127.0.0.1")
+    R.check("tls: injected certificate header from 127.0.0.1 (TLS listener) ignored: 401",
+            st == 401, f"{st} {b}")
+    chk = dict(inj, **{"X-Original-Method": "GET", "X-Original-URI": "/tools/demo/items"})
+    st, h, b = tls_call("/check", base=srv.mtls_base, headers=chk, source="127.0.0.1")
+    R.check("tls: injected certificate header on /check from 127.0.0.1 ignored: 401",
+            st == 401, f"{st} {b}")
+    st, h, b = request(ISS, "GET", "/check", chk, source="127.0.0.1")
+    R.check("tls: injected certificate header on the plain /check ignored: 401", st == 401,
+            f"{st} {b}")
+    st, h, b = tls_call("/check", base=srv.mtls_base, headers=chk, source="127.0.0.2")
+    R.check("tls: the same header from the trusted proxy address: 200",
+            st == 200 and dict(h).get("x-tollgate-binding") == "mtls", f"{st} {b}")
+    st, h, b = tls_call("/check", base=srv.mtls_base, source="127.0.0.2", headers=dict(
+        chk, **{"X-SSL-Client-Cert": urllib.parse.quote(open(ocrt).read(), safe="")}))
+    R.check("tls: another agent's certificate from the trusted proxy: 401", st == 401,
+            f"{st} {b}")
+finally:
+    if ngx is not None:
+        rc = ngx.stop()
+        R.check("tls: nginx stops on QUIT", rc == 0, rc)
+    rc = srv.stop()
+    R.check("tls: server exits cleanly", rc == 0, rc)
     shutil.rmtree(work, ignore_errors=True)
 
 R.done()
