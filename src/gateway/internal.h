@@ -149,7 +149,8 @@ void tg_gw_respond_error(struct tg_http_response *res, int status, const char *e
  * (X-Tollgate-Agent, -Client-Id, -Tenant, -Owner, -Agent-Type, -Scope,
  * -Jti, -Action, -Endpoint, -Binding), skipping empty values. Stops at and
  * returns the first non-zero fn result; -1 when a value holds a control
- * character (fail closed: the token's claims are not safe to forward). */
+ * character (fail closed: the token's claims are not safe to forward).
+ * /check adds X-Tollgate-Mcp-Tool for an MCP tools/call (check.c). */
 int tg_gw_identity_each(const struct tg_rs_identity *id,
                         int (*fn)(void *arg, const char *name, const char *value), void *arg);
 
