@@ -65,6 +65,8 @@ suite "integration: tenant-bound routing (default)" /usr/bin/python3 tests/integ
 suite "integration: tenant-bound routing (asan)" /usr/bin/python3 tests/integration/test_tenant.py build/asan/tollgate
 suite "integration: MCP tools (default)" /usr/bin/python3 tests/integration/test_mcp.py build/default/tollgate
 suite "integration: MCP tools (asan)" /usr/bin/python3 tests/integration/test_mcp.py build/asan/tollgate
+suite "integration: streaming (default)" /usr/bin/python3 tests/integration/test_stream.py build/default/tollgate
+suite "integration: streaming (asan)" /usr/bin/python3 tests/integration/test_stream.py build/asan/tollgate
 suite "integration: nginx auth_request (default)" /usr/bin/python3 tests/integration/test_nginx.py build/default/tollgate
 suite "integration: nginx auth_request (asan)" /usr/bin/python3 tests/integration/test_nginx.py build/asan/tollgate
 suite "integration: gateway-only process (default)" /usr/bin/python3 tests/integration/test_gateway_only.py build/default/tollgate

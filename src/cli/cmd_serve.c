@@ -43,6 +43,7 @@ struct serve_opts {
     size_t n_proxies;
     int workers;
     int64_t token_lifetime, rotate_every;
+    int64_t upstream_timeout, stream_idle_timeout; /* seconds; 0: the gateway's defaults */
     int dpop_nonce;
     /* --gateway-only (cli/serve_gateway.c) */
     int gateway_only;
@@ -58,6 +59,7 @@ usage(void)
             " [--client-ca PEM]]\n"
             "                      [--master-key FILE] [--workers N] [--token-lifetime S]\n"
             "                      [--dpop-nonce] [--rotate-keys-every S] [--trusted-proxy ADDR]...\n"
+            "                      [--upstream-timeout S] [--stream-idle-timeout S]\n"
             "                      [--spiffe-bundle PEM] [--spiffe-jwks JWKS-FILE]\n"
             "       tollgate serve --gateway-only --issuer URL --jwks-uri URL"
             " [--jwks-min-interval S]\n"
@@ -468,6 +470,10 @@ parse_opts(int argc, char **argv, struct serve_opts *o)
             o->token_lifetime = strtoll(v, NULL, 10), i++;
         } else if (strcmp(a, "--rotate-keys-every") == 0) {
             o->rotate_every = strtoll(v, NULL, 10), i++;
+        } else if (strcmp(a, "--upstream-timeout") == 0) {
+            o->upstream_timeout = strtoll(v, NULL, 10), i++;
+        } else if (strcmp(a, "--stream-idle-timeout") == 0) {
+            o->stream_idle_timeout = strtoll(v, NULL, 10), i++;
         } else if (strcmp(a, "--issuer") == 0) {
             o->gw.issuer = v, i++;
         } else if (strcmp(a, "--jwks-uri") == 0) {
@@ -650,6 +656,10 @@ tg_cmd_serve(int argc, char **argv)
     gc.store = ctx.store;
     gc.audit = ctx.audit;
     gc.dpop_require_nonce = o.dpop_nonce;
+    if (o.upstream_timeout > 0 && o.upstream_timeout <= 86400)
+        gc.upstream_timeout_ms = (long)o.upstream_timeout * 1000;
+    if (o.stream_idle_timeout > 0 && o.stream_idle_timeout <= 86400)
+        gc.stream_idle_timeout_ms = (long)o.stream_idle_timeout * 1000;
     TG_TRY(tg_gateway_new(&gc, &gw));
     TG_TRY(tg_gateway_routes(gw, router));
     if (o.dev) {

@@ -68,6 +68,8 @@ tg_gateway_new(const struct tg_gateway_config *cfg, struct tg_gateway **out)
         gw->cfg.connect_timeout_ms = 5000;
     if (gw->cfg.upstream_timeout_ms <= 0)
         gw->cfg.upstream_timeout_ms = 30000;
+    if (gw->cfg.stream_idle_timeout_ms <= 0)
+        gw->cfg.stream_idle_timeout_ms = 300000;
     if (gw->cfg.max_upstream_body == 0 || gw->cfg.max_upstream_body > TG_HTTP_MAX_RESPONSE_SIZE)
         gw->cfg.max_upstream_body = TG_HTTP_MAX_RESPONSE_SIZE;
     if (pthread_mutex_init(&gw->tools_lock, NULL) != 0) {

@@ -29,7 +29,10 @@ struct tg_gateway_config {
     int64_t tool_ttl;            /* seconds a tool definition stays cached; 0 = 2 */
     int64_t skew;                /* leeway on exp/nbf, seconds (0: none: the issuer's clock) */
     long connect_timeout_ms;     /* upstream connect; 0 = 5,000 */
-    long upstream_timeout_ms;    /* whole upstream exchange; 0 = 30,000 */
+    long upstream_timeout_ms;    /* whole upstream exchange (buffered); 0 = 30,000 */
+    /* A streamed (SSE) answer: cut after this long without a byte from the
+     * upstream, instead of the total timeout; 0 = 300,000. */
+    long stream_idle_timeout_ms;
     size_t max_upstream_body;    /* response body cap; 0 (and most) TG_HTTP_MAX_RESPONSE_SIZE */
     const struct tg_clock *clock; /* NULL: system */
     /* A gateway-only process (src/gateway/remote.h): the token's live state

@@ -55,7 +55,7 @@ struct tg_gateway {
     struct tg_gw_tool *tools[TG_GW_TOOL_CACHE_MAX];
     size_t n_tools;
 
-    pthread_key_t curl_key;           /* this worker's pooled CURL handle */
+    pthread_key_t curl_key;           /* a thread's CURL handle for calls without a server */
     int curl_key_made;
     pthread_mutex_t curl_lock;        /* the list of every thread's handle */
     struct tg_gw_curl_slot *curl_slots;
@@ -174,19 +174,33 @@ enum tg_err tg_gw_audit_emit(struct tg_gateway *gw, const struct tg_http_request
 void tg_gw_tenant_gate(const struct tg_gateway *gw, const struct tg_gw_tool *tool,
                        struct tg_rs_decision *d);
 
-/* proxy.c: the upstream exchange. On success res holds the upstream's
- * status, body and allowed headers; otherwise *status says what the agent
- * gets (502 or 504) and *why the client-safe reason; the caller resets res. */
-enum tg_err tg_gw_forward(struct tg_gateway *gw, const struct tg_gw_tool *tool,
-                          const struct tg_http_request *req, const char *rest,
-                          const struct tg_rs_identity *id, struct tg_http_response *res,
-                          int *status, const char **why) TG_MUST_CHECK;
+/* proxy.c: what a caller does with a buffered 2xx..5xx answer before it
+ * is audited and sent (the tools/list filter): it may rewrite res and a. */
+typedef void (*tg_gw_forward_hook)(void *arg, const struct tg_tool *tool,
+                                   struct tg_http_response *res, struct tg_gw_audit *a);
+/* proxy.c: forward an allowed call (`d` the allow, `a` its audit record so
+ * far) and answer it. Takes ownership of d (malloc'd), of the reference to
+ * tool and of hook_arg (hook_free), whatever happens: the caller only
+ * returns. Normally the handler's response is deferred and the exchange
+ * runs on the worker's loop; without a server (tests) it blocks. The
+ * answer: a text/event-stream one streamed as it comes (unless `buffer`:
+ * the caller reads the body), anything else buffered under the cap; the
+ * upstream failing before anything was sent -> 502, timing out -> 504. One
+ * audit event, written before any of the upstream's answer reaches the
+ * agent (an allow that cannot be recorded gets a 500 instead). */
+void tg_gw_forward(struct tg_gateway *gw, struct tg_gw_tool *tool,
+                   const struct tg_http_request *req, const char *rest,
+                   struct tg_rs_decision *d, const struct tg_gw_audit *a, int buffer,
+                   tg_gw_forward_hook hook, void *hook_arg, void (*hook_free)(void *arg),
+                   struct tg_http_response *res);
 /* mcp_proxy.c: a call to a tool of kind mcp (docs/gateway.md, "MCP
- * servers"): decided, forwarded, answered; `a` filled for the audit event. */
-void tg_gw_mcp_proxy(struct tg_gateway *gw, const struct tg_gw_tool *tool,
-                     const struct tg_http_request *req, const char *rest, const char *url,
-                     struct tg_rs_decision *d, struct tg_http_response *res,
-                     struct tg_gw_audit *a);
+ * servers"): decided, then forwarded (1: tg_gw_forward took d and the
+ * tool, and answers and audits) or refused (0: res is the answer, `a`
+ * filled for the audit event, which the caller writes). */
+int tg_gw_mcp_proxy(struct tg_gateway *gw, struct tg_gw_tool *tool,
+                    const struct tg_http_request *req, const char *rest, const char *url,
+                    struct tg_rs_decision *d, struct tg_http_response *res,
+                    struct tg_gw_audit *a);
 
 /* --- handlers --- */
 

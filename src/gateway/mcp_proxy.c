@@ -2,8 +2,9 @@
  * (Streamable HTTP). The token and its proof are verified once per request;
  * each JSON-RPC message is then authorized on its own (tools/call by the MCP
  * tool it names, everything else by the token naming this tool at all);
- * tools/list answers are filtered to the tools the token allows.
- * docs/gateway.md, "MCP servers". */
+ * tools/list answers are filtered to the tools the token allows; every
+ * other answer (SSE included) streams through. docs/gateway.md, "MCP
+ * servers". */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -42,6 +43,25 @@ tool_allowed(void *arg, const char *name)
     return tg_rs_mcp_tool_allowed(c->tool, c->auth, name);
 }
 
+/* A tools/list answer is read whole and filtered (5. below): the state the
+ * filter needs, kept until the upstream answered. */
+struct list_filter {
+    struct tg_mcp_req m;
+    struct tg_rs_auth auth;
+};
+
+static void
+list_filter_free(void *arg)
+{
+    struct list_filter *f = arg;
+
+    if (f == NULL)
+        return;
+    tg_mcp_req_reset(&f->m);
+    tg_rs_auth_reset(&f->auth);
+    free(f);
+}
+
 static const char *
 response_header(const struct tg_http_response *res, const char *name)
 {
@@ -71,8 +91,33 @@ authorize_messages(const struct tg_rs_config *cfg, const struct tg_tool *tool,
     }
 }
 
-void
-tg_gw_mcp_proxy(struct tg_gateway *gw, const struct tg_gw_tool *tool,
+/* 5. tools/list: only the tools this token may call. Fail closed: an
+ * answer that cannot be read is not passed on. */
+static void
+list_filter(void *arg, const struct tg_tool *tool, struct tg_http_response *res,
+            struct tg_gw_audit *a)
+{
+    struct list_filter *f = arg;
+    struct allow_ctx ac = {tool, &f->auth};
+    size_t removed = 0;
+
+    if (res->status < 200 || res->status > 299)
+        return;
+    if (tg_mcp_filter_response(&f->m, response_header(res, "Content-Type"), &res->body,
+                               tool_allowed, &ac, &removed) != TG_OK) {
+        tg_log_warnx("gateway: tools/list answer of %s: %s", tool->id, tg_err_detail());
+        tg_http_response_reset(res);
+        a->status = 502;
+        a->reason = "the tool's tools/list answer could not be filtered";
+        tg_gw_respond_error(res, 502, "server_error", a->reason);
+        return;
+    }
+    if (removed > 0)
+        a->reason = "forwarded; tools/list filtered";
+}
+
+int
+tg_gw_mcp_proxy(struct tg_gateway *gw, struct tg_gw_tool *tool,
                 const struct tg_http_request *req, const char *rest, const char *url,
                 struct tg_rs_decision *d, struct tg_http_response *res, struct tg_gw_audit *a)
 {
@@ -84,9 +129,8 @@ tg_gw_mcp_proxy(struct tg_gateway *gw, const struct tg_gw_tool *tool,
     const char *methods[TG_GW_MAX_CREDENTIAL_HEADERS], *names[TG_GW_MAX_CREDENTIAL_HEADERS];
     const char *why = NULL, *method = tg_http_method(req);
     char prm[TG_GW_URL_MAX];
-    size_t n_methods, n_names, removed = 0;
-    int code = 0, status, post = strcmp(method, "POST") == 0;
-    enum tg_err e;
+    size_t n_methods, n_names;
+    int code = 0, forwarded = 0, post = strcmp(method, "POST") == 0;
 
     memset(&m, 0, sizeof(m));
     a->event = "gateway.deny";
@@ -157,36 +201,29 @@ tg_gw_mcp_proxy(struct tg_gateway *gw, const struct tg_gw_tool *tool,
         tg_gw_respond_error(res, 502, "server_error", a->reason);
         goto out;
     }
-    if (tg_gw_forward(gw, tool, req, rest, &d->id, res, &status, &why) != TG_OK) {
-        tg_log_warnx("gateway: %s", tg_err_detail());
-        tg_http_response_reset(res);
-        a->status = status;
-        a->reason = why;
-        tg_gw_respond_error(res, status, "server_error", why);
-        goto out;
-    }
-    a->status = status;
-    a->upstream_status = status;
-    a->reason = "forwarded";
-    /* 5. tools/list: only the tools this token may call. Fail closed: an
-     * answer that cannot be read is not passed on. */
-    if (status >= 200 && status <= 299 && tg_mcp_has_tools_list(&m)) {
-        struct allow_ctx ac = {&tool->t, &auth};
+    /* 5. A tools/list answer is read whole and filtered (list_filter);
+     * everything else, SSE answers to tools/call and the GET stream
+     * included, streams through. tg_gw_forward owns d and the tool now. */
+    if (post && tg_mcp_has_tools_list(&m)) {
+        struct list_filter *f = calloc(1, sizeof(*f));
 
-        e = tg_mcp_filter_response(&m, response_header(res, "Content-Type"), &res->body,
-                                   tool_allowed, &ac, &removed);
-        if (e != TG_OK) {
-            tg_log_warnx("gateway: tools/list answer of %s: %s", tool->t.id, tg_err_detail());
-            tg_http_response_reset(res);
-            a->status = 502;
-            a->reason = "the tool's tools/list answer could not be filtered";
-            tg_gw_respond_error(res, 502, "server_error", a->reason);
+        if (f == NULL) {
+            a->status = 500;
+            a->reason = "out of memory";
+            tg_gw_respond_error(res, 500, "server_error", a->reason);
             goto out;
         }
-        if (removed > 0)
-            a->reason = "forwarded; tools/list filtered";
+        f->m = m;
+        f->auth = auth;
+        memset(&m, 0, sizeof(m));
+        memset(&auth, 0, sizeof(auth));
+        tg_gw_forward(gw, tool, req, rest, d, a, 1, list_filter, f, list_filter_free, res);
+    } else {
+        tg_gw_forward(gw, tool, req, rest, d, a, 0, NULL, NULL, NULL, res);
     }
+    forwarded = 1;
 out:
     tg_mcp_req_reset(&m);
     tg_rs_auth_reset(&auth);
+    return forwarded;
 }
