@@ -550,8 +550,8 @@ on_cancel(void *arg)
             tg_log_warnx("gateway: unaudited call to %s by %s (jti %s)", x->id,
                          x->d->id.client_id, x->d->id.jti);
     } else {
-        tg_log_info("gateway: stream from %s to %s (jti %s) ended by the agent", x->id,
-                    x->d->id.client_id, x->d->id.jti);
+        tg_log_info("gateway: stream from %s to %s (jti %s) ended: agent left or server stop",
+                    x->id, x->d->id.client_id, x->d->id.jti);
     }
     xfer_free(x);
 }
