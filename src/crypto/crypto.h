@@ -80,6 +80,11 @@ enum tg_err tg_verify(const struct tg_key *key, enum tg_sig_scheme scheme, struc
 /* Digests and randomness. */
 enum tg_err tg_sha256(struct tg_slice data, uint8_t out[TG_SHA256_LEN]) TG_MUST_CHECK;
 enum tg_err tg_random(void *buf, size_t len) TG_MUST_CHECK;
+/* Random bytes for public identifiers only (a token's jti): the same DRBG
+ * output as tg_random, taken from a per-thread pool refilled 512 bytes at a
+ * time (one RAND_bytes call, with its fork checks, per 32 ids of 16 bytes);
+ * a fork empties the pool. Never for keys, secrets or nonces. len <= 64. */
+enum tg_err tg_random_id(void *buf, size_t len) TG_MUST_CHECK;
 
 /* Certificates: DER of the first certificate in a PEM text. */
 enum tg_err tg_cert_pem_to_der(const char *pem, size_t len, struct tg_buf *der) TG_MUST_CHECK;

@@ -1,4 +1,6 @@
 #include <pthread.h>
+#include <stdatomic.h>
+#include <string.h>
 
 #include <openssl/err.h>
 #include <openssl/evp.h>
@@ -51,5 +53,49 @@ tg_random(void *buf, size_t len)
         ERR_clear_error();
         TG_ENSURE(0, TG_ERR_INTERNAL, "RAND_bytes failed");
     }
+    return TG_OK;
+}
+
+/* tg_random_id's pools: a fork bumps the generation, so a child never hands
+ * out ids its parent's thread already did. */
+#define ID_POOL 512
+static atomic_uint id_generation = 1;
+static pthread_once_t id_once = PTHREAD_ONCE_INIT;
+
+static void
+id_after_fork(void)
+{
+    atomic_fetch_add(&id_generation, 1);
+}
+
+static void
+id_init(void)
+{
+    TG_IGNORE(pthread_atfork(NULL, NULL, id_after_fork));
+}
+
+enum tg_err
+tg_random_id(void *buf, size_t len)
+{
+    static _Thread_local struct {
+        unsigned generation;
+        size_t used;
+        uint8_t bytes[ID_POOL];
+    } pool;
+    unsigned gen;
+
+    TG_ENSURE(len <= 64, TG_ERR_INVALID_ARG, "id too long");
+    pthread_once(&id_once, id_init);
+    gen = atomic_load(&id_generation);
+    if (pool.generation != gen || pool.used + len > ID_POOL) {
+        pool.generation = 0;
+        TG_GUARD(tg_random(pool.bytes, ID_POOL));
+        pool.generation = gen;
+        pool.used = 0;
+    }
+    memcpy(buf, pool.bytes + pool.used, len);
+    /* Each byte is handed out once. */
+    memset(pool.bytes + pool.used, 0, len);
+    pool.used += len;
     return TG_OK;
 }

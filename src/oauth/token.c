@@ -213,7 +213,7 @@ mint(struct token_req *t, struct tg_buf *token, int64_t *lifetime)
     *lifetime = t->as->cfg.token_lifetime;
     if (a->max_token_lifetime > 0 && a->max_token_lifetime < *lifetime)
         *lifetime = a->max_token_lifetime;
-    TG_TRY(tg_random(rnd, sizeof(rnd)));
+    TG_TRY(tg_random_id(rnd, sizeof(rnd)));
     tg_b64url_encode_to(tg_slice(rnd, sizeof(rnd)), t->jti);
     if (t->ares.authorization_details != NULL && t->details_json == NULL) {
         t->details_json = json_dumps(t->ares.authorization_details, JSON_COMPACT);

@@ -75,6 +75,10 @@ struct tg_store {
     int tx_open;         /* a tg_store_begin transaction is open ... */
     pthread_t tx_owner;  /* ... and belongs to this thread */
     int version;         /* schema version after open */
+    /* The wal-index header (first page of the "-shm" file, mapped read-only)
+     * or NULL: tg_store_wal_stamp reads its change counter. */
+    const volatile uint32_t *shm;
+    size_t shm_len;
 };
 
 /* Take db_lock, first waiting out a transaction owned by another thread.

@@ -113,8 +113,10 @@ uint64_t tg_store_version(struct tg_store *s);
 /* Changes made through this handle so far (no store lock; SQLite's own
  * mutex): lets a snapshot see this process's writes at once. */
 uint64_t tg_store_local_changes(struct tg_store *s);
-/* A stamp of the write-ahead log file (size, modification time, inode): one
- * stat(2), no lock; changes when any process commits. 0 when unknown. */
+/* A stamp of the write-ahead log that changes when any process commits: the
+ * wal-index header's change counter read from the mapped "-shm" file (no
+ * syscall, no lock), or else the WAL file's size, time and inode (one
+ * stat(2)). 0 when unknown. */
 uint64_t tg_store_wal_stamp(struct tg_store *s);
 /* Every revoked jti still stored (for in-memory snapshots). */
 enum tg_err tg_store_revocation_list(struct tg_store *s, char ***jtis, size_t *n) TG_MUST_CHECK;

@@ -1,4 +1,7 @@
 #define _GNU_SOURCE
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include "test.h"
 
 #include "crypto/crypto.h"
@@ -124,10 +127,45 @@ test_pem_keys(void)
     CHECK_ERR(tg_key_from_pem("junk", 4, &k), TG_ERR_JWK_INVALID_KEY);
 }
 
+/* tg_random_id: no id twice, across pool refills and across a fork. */
+static void
+test_random_id(void)
+{
+    enum { N = 200 };
+    static uint8_t ids[N][16];
+    uint8_t zero[16] = {0}, mine[16], childs[16];
+    int fds[2], st = 0, dup = 0, i, j;
+    pid_t pid;
+
+    for (i = 0; i < N; i++)
+        CHECK_OK(tg_random_id(ids[i], 16));
+    for (i = 0; i < N; i++) {
+        dup |= memcmp(ids[i], zero, 16) == 0;
+        for (j = 0; j < i; j++)
+            dup |= memcmp(ids[i], ids[j], 16) == 0;
+    }
+    CHECK(!dup);
+    CHECK(tg_random_id(mine, 65) != TG_OK);
+    /* Parent and child would share the rest of the pool without the fork
+     * handler: their next ids must differ. */
+    CHECK(pipe(fds) == 0);
+    pid = fork();
+    if (pid == 0) {
+        _exit(tg_random_id(childs, 16) == TG_OK && write(fds[1], childs, 16) == 16 ? 0 : 1);
+    }
+    CHECK_OK(tg_random_id(mine, 16));
+    CHECK(read(fds[0], childs, 16) == 16);
+    CHECK(waitpid(pid, &st, 0) == pid && WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    CHECK(memcmp(mine, childs, 16) != 0);
+    close(fds[0]);
+    close(fds[1]);
+}
+
 int
 main(void)
 {
     RUN(test_hmac_rfc4231);
+    RUN(test_random_id);
     RUN(test_aead);
     RUN(test_secret_format);
     RUN(test_pem_keys);

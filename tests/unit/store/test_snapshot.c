@@ -1,5 +1,6 @@
 #include <stdlib.h>
 #include <time.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "test.h"
@@ -71,6 +72,47 @@ test_snapshot(void)
     tg_store_close(s1);
 }
 
+/* A commit by a real other process changes the WAL stamp (the mapped
+ * wal-index header) and is seen by the next snapshot without waiting. */
+static void
+test_other_process(void)
+{
+    struct tg_store *s1 = NULL;
+    struct tg_snapshots *snaps;
+    struct tg_snapshot *a = NULL;
+    uint64_t before, after;
+    pid_t pid;
+    int st = 0;
+
+    CHECK_OK(tg_store_open_sqlite(path, &s1));
+    if (s1 == NULL)
+        return;
+    snaps = tg_snapshots_new(s1);
+    CHECK_OK(tg_snapshot_get(snaps, &a));
+    CHECK(a != NULL && tg_snapshot_agent(a, "bot-z") == NULL);
+    tg_snapshot_release(a);
+    before = tg_store_wal_stamp(s1);
+    CHECK(before != 0);
+    CHECK(tg_store_wal_stamp(s1) == before); /* stable while nothing changes */
+    pid = fork();
+    if (pid == 0) {
+        struct tg_store *c = NULL;
+        struct tg_agent z = agent("bot-z");
+
+        _exit(tg_store_open_sqlite(path, &c) == TG_OK && tg_store_agent_insert(c, &z) == TG_OK
+                  ? 0
+                  : 1);
+    }
+    CHECK(pid > 0 && waitpid(pid, &st, 0) == pid && WIFEXITED(st) && WEXITSTATUS(st) == 0);
+    after = tg_store_wal_stamp(s1);
+    CHECK(after != 0 && after != before);
+    CHECK_OK(tg_snapshot_get(snaps, &a));
+    CHECK(a != NULL && tg_snapshot_agent(a, "bot-z") != NULL);
+    tg_snapshot_release(a);
+    tg_snapshots_free(snaps);
+    tg_store_close(s1);
+}
+
 int
 main(void)
 {
@@ -80,6 +122,7 @@ main(void)
         return 1;
     snprintf(path, sizeof(path), "%s/t.db", dir);
     RUN(test_snapshot);
+    RUN(test_other_process);
     snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
     if (system(cmd) != 0)
         return 1;
