@@ -139,30 +139,25 @@ object(struct tg_buf *b, const char *name, const char *const *kv, size_t n)
 enum tg_err
 tg_audit_emit(struct tg_audit *a, const struct tg_audit_event *ev)
 {
-    struct tg_buf line;
+    struct tg_buf body, line;
     char ts[96], status[16], *details = NULL;
     struct timespec now;
     struct tm tm;
     uint8_t md[TG_SHA256_LEN];
     ssize_t w;
-    int locked = 0, first;
+    int locked = 0, first = 0;
     enum tg_err rv = TG_OK;
 
+    tg_buf_init(&body, MAX_LINE);
     tg_buf_init(&line, MAX_LINE);
     TG_CHECK(ev->event != NULL, TG_ERR_INVALID_ARG, "audit event without a name");
-    clock_gettime(CLOCK_REALTIME, &now);
-    gmtime_r(&now.tv_sec, &tm);
-    snprintf(ts, sizeof(ts), "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ", tm.tm_year + 1900,
-             tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
-             now.tv_nsec / 1000000);
     if (ev->details_json == NULL && ev->details != NULL) {
         details = json_dumps(ev->details, JSON_COMPACT);
         TG_CHECK(details != NULL, TG_ERR_NOMEM, "audit details");
     }
     snprintf(status, sizeof(status), "%d", ev->status);
-
-    pthread_mutex_lock(&a->lock);
-    locked = 1;
+    /* Everything but "seq", "ts" and "prev" is written before the lock is
+     * taken: the lock covers only what orders the chain. */
     {
         const char *who[] = {"agent", ev->agent_id, "agent_type", ev->agent_type, "owner",
                              ev->owner, "tenant", ev->tenant, "auth_method", ev->auth_method,
@@ -172,34 +167,43 @@ tg_audit_emit(struct tg_audit *a, const struct tg_audit_event *ev)
                               "scope", ev->scope, "tool", ev->tool, "action", ev->action,
                               "method", ev->method, "path", ev->path};
 
-        TG_TRY(tg_buf_append(&line, "{", 1));
-        TG_TRY(tg_jsonw_kv_int(&line, 1, "seq", (int64_t)(a->seq + 1)));
-        TG_TRY(tg_jsonw_kv_str(&line, 0, "ts", ts));
-        first = 0;
-        TG_TRY(member(&line, &first, "event", ev->event));
-        TG_TRY(member(&line, &first, "jti", ev->jti));
-        TG_TRY(object(&line, "who", who, sizeof(who) / sizeof(who[0])));
-        TG_TRY(object(&line, "what", what, sizeof(what) / sizeof(what[0])));
+        TG_TRY(member(&body, &first, "event", ev->event));
+        TG_TRY(member(&body, &first, "jti", ev->jti));
+        TG_TRY(object(&body, "who", who, sizeof(who) / sizeof(who[0])));
+        TG_TRY(object(&body, "what", what, sizeof(what) / sizeof(what[0])));
         if (ev->details_json != NULL || details != NULL) {
             /* inside "what", as before: reopen the object */
-            line.len--; /* drop the closing brace of "what" */
-            TG_TRY(tg_jsonw_kv_raw(&line, line.p[line.len - 1] == '{', "details",
+            body.len--; /* drop the closing brace of "what" */
+            TG_TRY(tg_jsonw_kv_raw(&body, body.p[body.len - 1] == '{', "details",
                                    ev->details_json ? ev->details_json : details));
-            TG_TRY(tg_buf_append(&line, "}", 1));
+            TG_TRY(tg_buf_append(&body, "}", 1));
         }
-        TG_TRY(tg_buf_append_str(&line, ",\"why\":{"));
+        TG_TRY(tg_buf_append_str(&body, ",\"why\":{"));
         first = 1;
-        TG_TRY(member(&line, &first, "decision", ev->decision));
-        TG_TRY(member(&line, &first, "error", ev->error));
-        TG_TRY(member(&line, &first, "reason", ev->reason));
+        TG_TRY(member(&body, &first, "decision", ev->decision));
+        TG_TRY(member(&body, &first, "error", ev->error));
+        TG_TRY(member(&body, &first, "reason", ev->reason));
         if (ev->status) {
-            TG_TRY(tg_jsonw_kv_raw(&line, first, "status", status));
+            TG_TRY(tg_jsonw_kv_raw(&body, first, "status", status));
             first = 0;
         }
-        TG_TRY(tg_buf_append(&line, "}", 1));
-        TG_TRY(tg_jsonw_kv_str(&line, 0, "prev", a->prev));
-        TG_TRY(tg_buf_append(&line, "}", 1));
+        TG_TRY(tg_buf_append(&body, "}", 1));
     }
+
+    pthread_mutex_lock(&a->lock);
+    locked = 1;
+    /* The time is read under the lock, so "ts" never goes back along "seq". */
+    clock_gettime(CLOCK_REALTIME, &now);
+    gmtime_r(&now.tv_sec, &tm);
+    snprintf(ts, sizeof(ts), "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ", tm.tm_year + 1900,
+             tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+             now.tv_nsec / 1000000);
+    TG_TRY(tg_buf_append(&line, "{", 1));
+    TG_TRY(tg_jsonw_kv_int(&line, 1, "seq", (int64_t)(a->seq + 1)));
+    TG_TRY(tg_jsonw_kv_str(&line, 0, "ts", ts));
+    TG_TRY(tg_buf_append(&line, body.p, body.len));
+    TG_TRY(tg_jsonw_kv_str(&line, 0, "prev", a->prev));
+    TG_TRY(tg_buf_append(&line, "}", 1));
     TG_TRY(tg_sha256(tg_slice(line.p, line.len), md));
     TG_TRY(tg_buf_append(&line, "\n", 1));
     /* One write with O_APPEND: a line is never interleaved or split. */
@@ -213,6 +217,7 @@ out:
     if (rv != TG_OK)
         tg_log_warnx("audit: cannot record %s: %s", ev->event ? ev->event : "?", tg_err_detail());
     free(details);
+    tg_buf_reset(&body);
     tg_buf_reset(&line);
     return rv;
 }

@@ -1,3 +1,4 @@
+#include <pthread.h>
 #include <stdlib.h>
 #include <unistd.h>
 
@@ -82,6 +83,71 @@ test_chain_and_shape(void)
     free(lines);
 }
 
+/* Several threads at once: one line each event, seq without gaps, every
+ * prev the hash of the line before it, ts never going back. */
+#define WRITERS 4
+#define PER_WRITER 300
+
+static void *
+writer(void *arg)
+{
+    struct tg_audit *a = arg;
+    struct tg_audit_event ev = {.event = "gateway.allow", .decision = "allow", .agent_id = "bot",
+                                .tool = "crm", .jti = "j", .status = 200};
+    long i, bad = 0;
+
+    for (i = 0; i < PER_WRITER; i++)
+        bad += tg_audit_emit(a, &ev) != TG_OK;
+    return (void *)bad;
+}
+
+static void
+test_concurrent_chain(void)
+{
+    struct tg_audit *a = NULL;
+    pthread_t th[WRITERS];
+    char **lines = NULL, prev_ts[64] = "";
+    void *bad;
+    int n, i, k, ok = 1;
+
+    unlink(path);
+    CHECK_OK(tg_audit_open(path, &a));
+    if (a == NULL)
+        return;
+    for (i = 0; i < WRITERS; i++)
+        CHECK(pthread_create(&th[i], NULL, writer, a) == 0);
+    for (i = 0; i < WRITERS; i++) {
+        CHECK(pthread_join(th[i], &bad) == 0);
+        CHECK(bad == NULL);
+    }
+    tg_audit_close(a);
+    n = count_lines(&lines);
+    CHECK(n == WRITERS * PER_WRITER);
+    for (i = 0; i < n && ok; i++) {
+        json_t *o = json_loads(lines[i], 0, NULL);
+        uint8_t md[32];
+        char hx[65];
+        const char *ts;
+
+        ok = o != NULL && json_integer_value(json_object_get(o, "seq")) == i + 1;
+        ts = o != NULL ? json_string_value(json_object_get(o, "ts")) : NULL;
+        ok = ok && ts != NULL && strcmp(prev_ts, ts) <= 0 && strlen(ts) < sizeof(prev_ts);
+        if (ok)
+            strcpy(prev_ts, ts);
+        if (ok && i > 0) {
+            ok = tg_sha256(tg_slice(lines[i - 1], strlen(lines[i - 1])), md) == TG_OK;
+            for (k = 0; k < 32; k++)
+                snprintf(hx + 2 * k, 3, "%02x", md[k]);
+            ok = ok && strcmp(json_string_value(json_object_get(o, "prev")), hx) == 0;
+        }
+        json_decref(o);
+    }
+    CHECK(ok);
+    for (i = 0; i < n; i++)
+        free(lines[i]);
+    free(lines);
+}
+
 static void
 test_unwritable(void)
 {
@@ -98,6 +164,7 @@ main(void)
         return 1;
     snprintf(path, sizeof(path), "%s/audit.log", dir);
     RUN(test_chain_and_shape);
+    RUN(test_concurrent_chain);
     RUN(test_unwritable);
     unlink(path);
     rmdir(dir);
