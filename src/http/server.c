@@ -15,6 +15,7 @@
 #include <sys/socket.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <arpa/inet.h>
 #include <unistd.h>
 
 #include <event2/buffer.h>
@@ -241,6 +242,38 @@ out:
     return rv;
 }
 
+/* The peer's address: evhttp keeps it as numeric text from accept(2), which
+ * spares a getpeername(2) per request; a form inet_pton cannot read (a
+ * scoped IPv6 address) falls back to asking the socket. */
+static int
+peer_addr(struct evhttp_connection *evcon, struct bufferevent *bev,
+          struct sockaddr_storage *ss, socklen_t *len)
+{
+    struct sockaddr_in *v4 = (struct sockaddr_in *)ss;
+    struct sockaddr_in6 *v6 = (struct sockaddr_in6 *)ss;
+    char *text = NULL;
+    ev_uint16_t port = 0;
+    int fd;
+
+    memset(ss, 0, sizeof(*ss));
+    evhttp_connection_get_peer(evcon, &text, &port);
+    if (text != NULL && inet_pton(AF_INET, text, &v4->sin_addr) == 1) {
+        v4->sin_family = AF_INET;
+        v4->sin_port = htons(port);
+        *len = sizeof(*v4);
+        return 1;
+    }
+    if (text != NULL && inet_pton(AF_INET6, text, &v6->sin6_addr) == 1) {
+        v6->sin6_family = AF_INET6;
+        v6->sin6_port = htons(port);
+        *len = sizeof(*v6);
+        return 1;
+    }
+    fd = (int)bufferevent_getfd(bev);
+    *len = sizeof(*ss);
+    return fd >= 0 && getpeername(fd, (struct sockaddr *)ss, len) == 0;
+}
+
 static enum tg_err
 request_init(struct tg_http_request *req, const struct site *site, struct evhttp_request *ereq)
 {
@@ -252,7 +285,7 @@ request_init(struct tg_http_request *req, const struct site *site, struct evhttp
     socklen_t sslen = sizeof(ss);
     struct tg_http_ip ip;
     size_t len;
-    int fd, trusted = 0;
+    int trusted = 0;
 
     req->site = (struct site *)site;
     req->ereq = ereq;
@@ -261,8 +294,7 @@ request_init(struct tg_http_request *req, const struct site *site, struct evhttp
     req->base_url = site->l->base_url;
     TG_ENSURE(req->method != NULL, TG_ERR_HTTP_METHOD, "method");
     TG_ENSURE(uri != NULL && bev != NULL, TG_ERR_OAUTH_INVALID_REQUEST, "no URI or connection");
-    fd = (int)bufferevent_getfd(bev);
-    if (fd >= 0 && getpeername(fd, (struct sockaddr *)&ss, &sslen) == 0) {
+    if (peer_addr(evcon, bev, &ss, &sslen)) {
         tg_http_ip_from_sockaddr((struct sockaddr *)&ss, &ip);
         tg_http_ip_text(&ip, req->peer);
         trusted = peer_is_trusted(site->w->s, &ip);
@@ -1023,10 +1055,20 @@ site_init(struct site *site, struct worker *w, struct listener *l, size_t max_he
 static enum tg_err
 worker_init(struct worker *w, struct tg_http_server *s, size_t max_headers)
 {
+    struct event_config *cfg;
     size_t i;
 
     w->s = s;
-    w->base = event_base_new();
+    cfg = event_config_new();
+    TG_ENSURE(cfg != NULL, TG_ERR_NOMEM, "event_config_new");
+    /* epoll: changes to a descriptor's events within one loop turn reach
+     * the kernel as one epoll_ctl at the next wait (evhttp turns reading off
+     * and writing on for every response, and back after it: four calls
+     * without this, one or two with it). Its caveat, descriptors shared
+     * through dup(2), does not arise: sockets here are never duplicated. */
+    TG_IGNORE(event_config_set_flag(cfg, EVENT_BASE_FLAG_EPOLL_USE_CHANGELIST));
+    w->base = event_base_new_with_config(cfg);
+    event_config_free(cfg);
     TG_ENSURE(w->base != NULL, TG_ERR_NOMEM, "event_base_new");
     w->stop_ev = event_new(w->base, -1, 0, on_worker_stop, w);
     w->deadline_ev = evtimer_new(w->base, on_deadline, w);

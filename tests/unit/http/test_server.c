@@ -206,6 +206,30 @@ test_plain_request_and_base_url(void)
     CHECK_OK(t_server_stop(&ts));
 }
 
+/* An IPv6 loopback listener: the peer is read as IPv6 (the address evhttp
+ * keeps from accept, parsed back). */
+static void
+test_ipv6_peer(void)
+{
+    struct tg_http_config cfg;
+    struct t_server ts;
+    struct t_resp r;
+    json_t *o;
+
+    t_config_plain(&cfg);
+    cfg.listeners[0].addr = "[::1]:0";
+    CHECK(t_server_start(&ts, &cfg, router, 0) == 0);
+    if (ts.s == NULL)
+        return;
+    t_curl(&r, "http://[::1]:%d/whoami", ts.port);
+    CHECK(r.rc == 0 && r.status == 200);
+    o = resp_json(&r);
+    CHECK(strcmp(jstr(o, "peer"), "::1") == 0);
+    json_decref(o);
+    t_resp_free(&r);
+    CHECK_OK(t_server_stop(&ts));
+}
+
 static void
 test_keep_alive(void)
 {
@@ -1172,6 +1196,7 @@ main(void)
         return 1;
     }
     RUN(test_plain_request_and_base_url);
+    RUN(test_ipv6_peer);
     RUN(test_keep_alive);
     RUN(test_post_echo);
     RUN(test_body_cap);
