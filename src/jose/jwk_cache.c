@@ -1,174 +1,82 @@
+/* The JWK cache on the generic CLOCK table: thumbprint -> a key reference. */
 #include "jose/jwk_cache.h"
 
-#include <pthread.h>
 #include <stdlib.h>
-#include <string.h>
 
-#define NIL UINT32_MAX
-
-struct entry {
-    uint8_t tp[TG_SHA256_LEN];
-    struct tg_key *key; /* NULL: free slot */
-    uint32_t next;      /* bucket chain */
-    uint8_t referenced; /* CLOCK bit */
-};
+#include "core/clock_cache.h"
 
 struct tg_jwk_cache {
-    pthread_mutex_t lock;
-    struct entry *entries;
-    uint32_t *buckets;
-    uint32_t nbuckets; /* power of two */
-    uint32_t capacity;
-    uint32_t used;
-    uint32_t hand;
-    struct tg_jwk_cache_stats st;
+    struct tg_clock_cache *t;
 };
+
+static void
+free_key(void *v)
+{
+    tg_key_free(v);
+}
+
+static void
+copy_key(const void *v, void *arg)
+{
+    *(struct tg_key **)arg = tg_key_ref((struct tg_key *)v);
+}
 
 struct tg_jwk_cache *
 tg_jwk_cache_new(size_t capacity)
 {
+    struct tg_clock_cache_opts o = {.capacity = capacity, .free_value = free_key};
     struct tg_jwk_cache *c;
-    uint32_t i;
 
-    if (capacity == 0 || capacity > (1u << 24))
+    if (capacity == 0 || capacity > TG_CLOCK_CACHE_MAX_CAPACITY ||
+        tg_random(o.seed, sizeof(o.seed)) != TG_OK)
         return NULL;
-    c = calloc(1, sizeof(*c));
+    c = malloc(sizeof(*c));
     if (c == NULL)
         return NULL;
-    c->capacity = (uint32_t)capacity;
-    c->nbuckets = 1;
-    while (c->nbuckets < c->capacity * 2)
-        c->nbuckets <<= 1;
-    c->entries = calloc(c->capacity, sizeof(*c->entries));
-    c->buckets = malloc(c->nbuckets * sizeof(*c->buckets));
-    if (c->entries == NULL || c->buckets == NULL || pthread_mutex_init(&c->lock, NULL) != 0) {
-        free(c->entries);
-        free(c->buckets);
+    c->t = tg_clock_cache_new(&o);
+    if (c->t == NULL) {
         free(c);
         return NULL;
     }
-    for (i = 0; i < c->nbuckets; i++)
-        c->buckets[i] = NIL;
-    c->st.capacity = capacity;
     return c;
 }
 
 void
 tg_jwk_cache_free(struct tg_jwk_cache *c)
 {
-    uint32_t i;
-
     if (c == NULL)
         return;
-    for (i = 0; i < c->capacity; i++)
-        tg_key_free(c->entries[i].key);
-    pthread_mutex_destroy(&c->lock);
-    free(c->entries);
-    free(c->buckets);
+    tg_clock_cache_free(c->t);
     free(c);
-}
-
-static uint32_t
-bucket_of(const struct tg_jwk_cache *c, const uint8_t *tp)
-{
-    uint32_t h;
-
-    /* The thumbprint is already a uniform hash. */
-    memcpy(&h, tp, sizeof(h));
-    return h & (c->nbuckets - 1);
-}
-
-static uint32_t
-find(const struct tg_jwk_cache *c, const uint8_t *tp)
-{
-    uint32_t i;
-
-    for (i = c->buckets[bucket_of(c, tp)]; i != NIL; i = c->entries[i].next)
-        if (memcmp(c->entries[i].tp, tp, TG_SHA256_LEN) == 0)
-            return i;
-    return NIL;
 }
 
 struct tg_key *
 tg_jwk_cache_get(struct tg_jwk_cache *c, const uint8_t tp[TG_SHA256_LEN])
 {
     struct tg_key *key = NULL;
-    uint32_t i;
 
-    pthread_mutex_lock(&c->lock);
-    i = find(c, tp);
-    if (i != NIL) {
-        c->entries[i].referenced = 1;
-        key = tg_key_ref(c->entries[i].key);
-        c->st.hits++;
-    } else {
-        c->st.misses++;
-    }
-    pthread_mutex_unlock(&c->lock);
+    (void)tg_clock_cache_get(c->t, tp, TG_SHA256_LEN, copy_key, &key);
     return key;
-}
-
-static void
-unlink_entry(struct tg_jwk_cache *c, uint32_t victim)
-{
-    uint32_t *pp = &c->buckets[bucket_of(c, c->entries[victim].tp)];
-
-    while (*pp != victim)
-        pp = &c->entries[*pp].next;
-    *pp = c->entries[victim].next;
-}
-
-/* CLOCK: sweep, clearing reference bits, until an unreferenced entry. */
-static uint32_t
-evict(struct tg_jwk_cache *c)
-{
-    struct entry *e;
-    uint32_t victim;
-
-    for (;;) {
-        e = &c->entries[c->hand];
-        victim = c->hand;
-        c->hand = (c->hand + 1) % c->capacity;
-        if (e->referenced) {
-            e->referenced = 0;
-            continue;
-        }
-        unlink_entry(c, victim);
-        tg_key_free(e->key);
-        e->key = NULL;
-        c->st.evictions++;
-        return victim;
-    }
 }
 
 enum tg_err
 tg_jwk_cache_put(struct tg_jwk_cache *c, const uint8_t tp[TG_SHA256_LEN], struct tg_key *key)
 {
-    uint32_t i, b;
-
-    pthread_mutex_lock(&c->lock);
-    if (find(c, tp) == NIL) {
-        if (c->used < c->capacity)
-            i = c->used++;
-        else
-            i = evict(c);
-        memcpy(c->entries[i].tp, tp, TG_SHA256_LEN);
-        c->entries[i].key = tg_key_ref(key);
-        c->entries[i].referenced = 0;
-        b = bucket_of(c, tp);
-        c->entries[i].next = c->buckets[b];
-        c->buckets[b] = i;
-        c->st.inserts++;
-    }
-    pthread_mutex_unlock(&c->lock);
-    return TG_OK;
+    /* The table owns what it is given: its own reference. */
+    return tg_clock_cache_put(c->t, tp, TG_SHA256_LEN, tg_key_ref(key),
+                              TG_CLOCK_CACHE_NO_EXPIRY, 0);
 }
 
 void
 tg_jwk_cache_stats(struct tg_jwk_cache *c, struct tg_jwk_cache_stats *out)
 {
-    pthread_mutex_lock(&c->lock);
-    *out = c->st;
-    out->size = c->used;
-    pthread_mutex_unlock(&c->lock);
+    struct tg_clock_cache_stats st;
+
+    tg_clock_cache_stats(c->t, &st);
+    out->hits = st.hits;
+    out->misses = st.misses;
+    out->inserts = st.inserts;
+    out->evictions = st.evictions;
+    out->size = st.size;
+    out->capacity = st.capacity;
 }

@@ -1,9 +1,9 @@
 #include "jose/jws.h"
 
-#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/clock_cache.h"
 #include "crypto/crypto.h"
 #include "jose/b64url.h"
 
@@ -79,197 +79,101 @@ opt_header_str(const json_t *header, const char *name, const char **out)
 
 /* ---- protected-header cache ------------------------------------------- */
 
+/* The generic CLOCK table (core/clock_cache.h), keyed by the segment's exact
+ * bytes under a random seed: an attacker cannot aim collisions, and a
+ * collision only costs a comparison. */
 #define HC_MAX_SEGMENT 2048
-#define HC_NIL UINT32_MAX
+#define HC_MAX_CAPACITY (1u << 20)
 
-struct hc_entry {
-    uint64_t hash;
-    char *seg;           /* the header segment, exactly as received */
-    size_t seg_len;
+struct hc_value {
     json_t *header;      /* immutable once here */
     enum tg_jws_alg alg;
     struct tg_jwk jwk;   /* parsed public-only "jwk", key NULL when absent or invalid */
-    uint32_t next;
-    uint8_t referenced, used;
 };
 
 struct tg_jws_header_cache {
-    pthread_mutex_t lock; /* guards everything below; never held across crypto */
-    struct hc_entry *e;
-    uint32_t *buckets, nbuckets, cap, n, hand;
-    uint64_t seed;
+    struct tg_clock_cache *t;
 };
+
+static void
+hc_value_free(void *p)
+{
+    struct hc_value *v = p;
+
+    json_decref(v->header);
+    tg_jwk_reset(&v->jwk);
+    free(v);
+}
 
 struct tg_jws_header_cache *
 tg_jws_header_cache_new(size_t capacity)
 {
+    struct tg_clock_cache_opts o = {.capacity = capacity, .free_value = hc_value_free};
     struct tg_jws_header_cache *c;
-    uint32_t i;
 
-    if (capacity == 0 || capacity > (1u << 20))
+    if (capacity == 0 || capacity > HC_MAX_CAPACITY || tg_random(o.seed, sizeof(o.seed)) != TG_OK)
         return NULL;
-    c = calloc(1, sizeof(*c));
+    c = malloc(sizeof(*c));
     if (c == NULL)
         return NULL;
-    c->cap = (uint32_t)capacity;
-    c->nbuckets = 1;
-    while (c->nbuckets < 2 * c->cap)
-        c->nbuckets <<= 1;
-    c->e = calloc(c->cap, sizeof(*c->e));
-    c->buckets = malloc(c->nbuckets * sizeof(*c->buckets));
-    if (c->e == NULL || c->buckets == NULL || tg_random(&c->seed, sizeof(c->seed)) != TG_OK ||
-        pthread_mutex_init(&c->lock, NULL) != 0) {
-        free(c->e);
-        free(c->buckets);
+    c->t = tg_clock_cache_new(&o);
+    if (c->t == NULL) {
         free(c);
         return NULL;
     }
-    for (i = 0; i < c->nbuckets; i++)
-        c->buckets[i] = HC_NIL;
     return c;
-}
-
-static void
-hc_entry_clear(struct hc_entry *e)
-{
-    free(e->seg);
-    json_decref(e->header);
-    tg_jwk_reset(&e->jwk);
-    e->seg = NULL;
-    e->header = NULL;
-    e->used = 0;
 }
 
 void
 tg_jws_header_cache_free(struct tg_jws_header_cache *c)
 {
-    uint32_t i;
-
     if (c == NULL)
         return;
-    for (i = 0; i < c->cap; i++)
-        if (c->e[i].used)
-            hc_entry_clear(&c->e[i]);
-    pthread_mutex_destroy(&c->lock);
-    free(c->e);
-    free(c->buckets);
+    tg_clock_cache_free(c->t);
     free(c);
 }
 
-/* FNV-1a with a per-cache random seed: an attacker cannot aim collisions,
- * and a collision only costs a comparison (full bytes are compared). */
-static uint64_t
-hc_hash(const struct tg_jws_header_cache *c, struct tg_slice s)
+/* Under the table's lock: fill the tg_jws from the entry (references, not
+ * copies; the cached objects are immutable and their counts atomic). */
+static void
+hc_copy(const void *p, void *arg)
 {
-    uint64_t h = 1469598103934665603ULL ^ c->seed;
-    size_t i;
+    const struct hc_value *v = p;
+    struct tg_jws *out = arg;
 
-    for (i = 0; i < s.len; i++) {
-        h ^= s.p[i];
-        h *= 1099511628211ULL;
+    out->header = json_incref(v->header);
+    out->alg = v->alg;
+    if (v->jwk.key != NULL) {
+        out->hdr_jwk.key = tg_key_ref(v->jwk.key);
+        out->hdr_jwk.type = v->jwk.type;
+        out->hdr_jwk.alg = v->jwk.alg;
+        memcpy(out->hdr_jwk.thumbprint, v->jwk.thumbprint, sizeof(v->jwk.thumbprint));
     }
-    return h;
 }
 
-static uint32_t
-hc_find(const struct tg_jws_header_cache *c, uint64_t h, struct tg_slice s)
-{
-    uint32_t i;
-
-    for (i = c->buckets[h & (c->nbuckets - 1)]; i != HC_NIL; i = c->e[i].next)
-        if (c->e[i].hash == h && c->e[i].seg_len == s.len && memcmp(c->e[i].seg, s.p, s.len) == 0)
-            return i;
-    return HC_NIL;
-}
-
-/* On a hit, fill `out` from the entry (references, not copies). */
 static int
 hc_get(struct tg_jws_header_cache *c, struct tg_slice seg, struct tg_jws *out)
 {
-    uint64_t h = hc_hash(c, seg);
-    uint32_t i;
-    int hit = 0;
-
-    pthread_mutex_lock(&c->lock);
-    i = hc_find(c, h, seg);
-    if (i != HC_NIL) {
-        struct hc_entry *e = &c->e[i];
-
-        e->referenced = 1;
-        out->header = json_incref(e->header);
-        out->alg = e->alg;
-        if (e->jwk.key != NULL) {
-            out->hdr_jwk.key = tg_key_ref(e->jwk.key);
-            out->hdr_jwk.type = e->jwk.type;
-            out->hdr_jwk.alg = e->jwk.alg;
-            memcpy(out->hdr_jwk.thumbprint, e->jwk.thumbprint, sizeof(e->jwk.thumbprint));
-        }
-        hit = 1;
-    }
-    pthread_mutex_unlock(&c->lock);
-    return hit;
-}
-
-static void
-hc_unlink(struct tg_jws_header_cache *c, uint32_t v)
-{
-    uint32_t *pp = &c->buckets[c->e[v].hash & (c->nbuckets - 1)];
-
-    while (*pp != v)
-        pp = &c->e[*pp].next;
-    *pp = c->e[v].next;
+    return tg_clock_cache_get(c->t, seg.p, seg.len, hc_copy, out);
 }
 
 static void
 hc_put(struct tg_jws_header_cache *c, struct tg_slice seg, const struct tg_jws *parsed)
 {
-    struct hc_entry fresh;
-    uint64_t h = hc_hash(c, seg);
-    uint32_t i;
+    struct hc_value *v = calloc(1, sizeof(*v));
 
-    /* Parse the "jwk" outside the lock: building a key costs tens of µs. */
-    memset(&fresh, 0, sizeof(fresh));
+    if (v == NULL)
+        return;
+    /* Parse the "jwk" before the lock: building a key costs tens of µs. */
     if (parsed->jwk != NULL &&
-        tg_jwk_from_json(parsed->jwk, TG_JWK_PUBLIC_ONLY, NULL, &fresh.jwk) != TG_OK)
-        memset(&fresh.jwk, 0, sizeof(fresh.jwk));
-    free(fresh.jwk.kid);
-    fresh.jwk.kid = NULL;
-    fresh.seg = malloc(seg.len);
-    if (fresh.seg == NULL) {
-        tg_jwk_reset(&fresh.jwk);
-        return;
-    }
-    memcpy(fresh.seg, seg.p, seg.len);
-    fresh.seg_len = seg.len;
-    fresh.hash = h;
-    fresh.header = json_incref(parsed->header);
-    fresh.alg = parsed->alg;
-    fresh.used = 1;
-    pthread_mutex_lock(&c->lock);
-    if (hc_find(c, h, seg) != HC_NIL) {
-        pthread_mutex_unlock(&c->lock);
-        hc_entry_clear(&fresh);
-        return;
-    }
-    if (c->n < c->cap) {
-        i = c->n++;
-    } else {
-        for (;;) { /* CLOCK */
-            i = c->hand;
-            c->hand = (c->hand + 1) % c->cap;
-            if (!c->e[i].referenced)
-                break;
-            c->e[i].referenced = 0;
-        }
-        hc_unlink(c, i);
-        /* Freed under the lock, but the entry's objects are reference
-         * counted: readers holding them keep them alive. */
-        hc_entry_clear(&c->e[i]);
-    }
-    c->e[i] = fresh;
-    c->e[i].next = c->buckets[h & (c->nbuckets - 1)];
-    c->buckets[h & (c->nbuckets - 1)] = i;
-    pthread_mutex_unlock(&c->lock);
+        tg_jwk_from_json(parsed->jwk, TG_JWK_PUBLIC_ONLY, NULL, &v->jwk) != TG_OK)
+        memset(&v->jwk, 0, sizeof(v->jwk));
+    free(v->jwk.kid);
+    v->jwk.kid = NULL;
+    v->header = json_incref(parsed->header);
+    v->alg = parsed->alg;
+    /* Not cached (out of memory): the next one parses again. */
+    (void)tg_clock_cache_put(c->t, seg.p, seg.len, v, TG_CLOCK_CACHE_NO_EXPIRY, 0);
 }
 
 /* The header's string members, from an already-validated header. */
