@@ -73,24 +73,6 @@ response_header(const struct tg_http_response *res, const char *name)
     return NULL;
 }
 
-/* Authorize every message of the body; on a refusal d is it. */
-static void
-authorize_messages(const struct tg_rs_config *cfg, const struct tg_tool *tool,
-                   const struct tg_rs_auth *auth, const struct tg_mcp_req *m,
-                   struct tg_rs_decision *d)
-{
-    size_t i;
-
-    for (i = 0; i < m->n; i++) {
-        if (m->msgs[i].kind == TG_MCP_TOOLS_CALL)
-            tg_rs_authorize_mcp_tool(cfg, tool, auth, m->msgs[i].name, d);
-        else
-            tg_rs_authorize_mcp_any(cfg, tool, auth, d);
-        if (d->err != TG_OK)
-            return;
-    }
-}
-
 /* 5. tools/list: only the tools this token may call. Fail closed: an
  * answer that cannot be read is not passed on. */
 static void
@@ -125,14 +107,15 @@ tg_gw_mcp_proxy(struct tg_gateway *gw, struct tg_gw_tool *tool,
     struct tg_mcp_req m;
     struct tg_rs_config cfg;
     struct tg_gw_rs_request rq;
+    struct tg_mcp_headers h;
+    struct tg_mcp_authz z;
     struct tg_slice body = tg_http_body(req);
-    const char *methods[TG_GW_MAX_CREDENTIAL_HEADERS], *names[TG_GW_MAX_CREDENTIAL_HEADERS];
-    const char *why = NULL, *method = tg_http_method(req);
+    const char *method = tg_http_method(req);
     char prm[TG_GW_URL_MAX];
-    size_t n_methods, n_names;
-    int code = 0, forwarded = 0, post = strcmp(method, "POST") == 0;
+    int forwarded = 0, post = strcmp(method, "POST") == 0;
 
     memset(&m, 0, sizeof(m));
+    memset(&h, 0, sizeof(h));
     a->event = "gateway.deny";
     a->d = d;
     /* 1. Once per request: credentials, token, binding, proof (and the
@@ -152,41 +135,27 @@ tg_gw_mcp_proxy(struct tg_gateway *gw, struct tg_gw_tool *tool,
         goto out;
     }
 
-    if (!post) {
-        /* GET (the server's SSE stream), DELETE (end of session), ...:
-         * any action on this tool. */
-        tg_rs_authorize_mcp_any(&cfg, &tool->t, &auth, d);
-    } else {
-        /* 2. The JSON-RPC body: the body decides, never the headers. */
-        if (body.len > TG_MCP_MAX_BODY) {
-            a->status = 413;
-            a->error = "invalid_request";
-            a->reason = "the JSON-RPC body is too large";
-            respond_rpc_error(res, 413, NULL, TG_MCP_ERR_INVALID_REQUEST, a->reason);
-            goto out;
-        }
-        if (tg_mcp_parse(body, &m, &code, &why) != TG_OK) {
-            a->status = code != 0 ? 400 : 500;
-            a->error = code != 0 ? "invalid_request" : "server_error";
-            a->reason = why != NULL ? why : "out of memory";
-            respond_rpc_error(res, a->status, tg_mcp_reply_id(&m),
-                              code != 0 ? code : -32603, a->reason);
-            goto out;
-        }
-        /* 3. SEP-2243: Mcp-Method / Mcp-Name must agree with the body. */
-        n_methods = tg_http_header_values(req, "Mcp-Method", methods, TG_GW_MAX_CREDENTIAL_HEADERS);
-        n_names = tg_http_header_values(req, "Mcp-Name", names, TG_GW_MAX_CREDENTIAL_HEADERS);
-        if (n_methods > TG_GW_MAX_CREDENTIAL_HEADERS || n_names > TG_GW_MAX_CREDENTIAL_HEADERS ||
-            !tg_mcp_headers_agree(&m, methods, n_methods, names, n_names, &why)) {
-            a->status = 400;
-            a->error = "invalid_request";
-            a->reason = why != NULL ? why : "too many Mcp-Method or Mcp-Name headers";
-            respond_rpc_error(res, 400, tg_mcp_reply_id(&m), TG_MCP_ERR_HEADER_MISMATCH,
-                              a->reason);
-            goto out;
-        }
-        /* 4. Per message: tools/call by its MCP tool, the rest by the tool. */
-        authorize_messages(&cfg, &tool->t, &auth, &m, d);
+    /* 2.-4. The JSON-RPC body decides, never the headers: parsed (capped),
+     * Mcp-Method / Mcp-Name compared with it (SEP-2243), then every message
+     * authorized (tools/call by its MCP tool, the rest by the tool); GET
+     * (the server's SSE stream), DELETE (end of session), ...: any action
+     * on this tool. The same decision as /check's (mcp_authz.c). */
+    h.n_methods = tg_http_header_values(req, "Mcp-Method", h.methods, TG_MCP_MAX_HEADER_VALUES);
+    h.n_names = tg_http_header_values(req, "Mcp-Name", h.names, TG_MCP_MAX_HEADER_VALUES);
+    tg_mcp_authorize(&cfg, &tool->t, &auth, method, body, &h, TG_MCP_FROM_BODY, &m, d, &z);
+    if (z.outcome == TG_MCP_RPC_ERROR) {
+        a->status = z.status;
+        a->error = z.error;
+        a->reason = z.message;
+        respond_rpc_error(res, z.status, z.id, z.code, z.message);
+        goto out;
+    }
+    if (z.outcome != TG_MCP_ALLOW && d->err == TG_OK) {
+        /* Never an allow without TG_MCP_ALLOW. */
+        d->err = TG_ERR_INTERNAL;
+        d->status = 500;
+        d->error = "server_error";
+        d->description = "MCP authorization";
     }
     if (d->err != TG_OK) {
         a->status = d->status;
