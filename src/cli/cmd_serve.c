@@ -601,6 +601,12 @@ tg_cmd_serve(int argc, char **argv)
     }
     if (o.listen != NULL) {
         hc.listeners[hc.n_listeners].addr = o.listen;
+        /* A TLS-terminating proxy in front (a trusted proxy address) passes
+         * the client's certificate in a header: it is checked against the
+         * same client CA as on the TLS listener, and a self-signed one is
+         * kept unverified for self_signed_tls_client_auth, as there. */
+        hc.listeners[hc.n_listeners].client_ca_file = o.client_ca;
+        hc.listeners[hc.n_listeners].accept_self_signed = 1;
         hc.n_listeners++;
     }
     if (o.tls_listen != NULL) {

@@ -91,6 +91,10 @@ tg_serve_gateway_only(struct tg_serve_gateway_opts *o)
     TG_TRY(tg_cli_open(&o->copts, &ctx));
     if (o->listen != NULL) {
         hc.listeners[hc.n_listeners].addr = o->listen;
+        /* As in `serve`: a trusted proxy's certificate header is checked
+         * against the client CA (the binding itself is the thumbprint). */
+        hc.listeners[hc.n_listeners].client_ca_file = o->client_ca;
+        hc.listeners[hc.n_listeners].accept_self_signed = 1;
         hc.n_listeners++;
     }
     if (o->tls_listen != NULL) {
@@ -101,8 +105,11 @@ tg_serve_gateway_only(struct tg_serve_gateway_opts *o)
         hc.listeners[hc.n_listeners].cert_file = o->tls_cert;
         hc.listeners[hc.n_listeners].key_file = o->tls_key;
         hc.listeners[hc.n_listeners].client_ca_file = o->client_ca;
-        hc.listeners[hc.n_listeners].client_cert =
-            o->client_ca != NULL ? TG_HTTP_CERT_OPTIONAL : TG_HTTP_CERT_NONE;
+        /* Certificate-bound tokens (RFC 8705 §3) need the client's
+         * certificate whatever its issuer: the binding is its thumbprint, so
+         * one is always asked for, and a self-signed one kept unverified. */
+        hc.listeners[hc.n_listeners].client_cert = TG_HTTP_CERT_OPTIONAL;
+        hc.listeners[hc.n_listeners].accept_self_signed = 1;
         hc.n_listeners++;
     }
     hc.workers = o->workers;

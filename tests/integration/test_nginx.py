@@ -10,6 +10,7 @@ certificates, $ssl_client_escaped_cert to Tollgate's TLS listener, Tollgate
 trusting that header from nginx's address only): certificate-bound tokens,
 DPoP over https, and a certificate header injected from elsewhere.
 Usage: test_nginx.py TOLLGATE_BIN"""
+import base64
 import hashlib
 import http.client
 import json
@@ -191,6 +192,15 @@ def request(base, method, path, headers=None, body=None, ca=None, cert=None, sou
     except Exception:
         parsed = data.decode(errors="replace")
     return r.status, pairs, parsed
+
+
+def jwt_claims(token):
+    """The claims of a JWT, unverified (the binding is what is looked at)."""
+    try:
+        part = token.split(".")[1]
+        return json.loads(base64.urlsafe_b64decode(part + "=" * (-len(part) % 4)))
+    except Exception:
+        return {}
 
 
 def ath(token):
@@ -558,6 +568,28 @@ grants:
     st, h, b = tls_call("/check", base=srv.mtls_base, source="127.0.0.2", headers=dict(
         chk, **{"X-SSL-Client-Cert": urllib.parse.quote(open(ocrt).read(), safe="")}))
     R.check("tls: another agent's certificate from the trusted proxy: 401", st == 401,
+            f"{st} {b}")
+    # A proxy that terminates TLS and talks plain HTTP to Tollgate on
+    # loopback: the plain listener checks a passed certificate against the
+    # same client CA as the TLS one (RFC 8705 §3 binding, §2.1 PKI auth).
+    st, h, b = request(ISS, "GET", "/check", chk, source="127.0.0.2")
+    R.check("plain: certificate header from the trusted proxy on the plain /check: 200",
+            st == 200 and dict(h).get("x-tollgate-binding") == "mtls", f"{st} {b}")
+    form = urllib.parse.urlencode({"grant_type": "client_credentials",
+                                   "client_id": mt["client_id"], "scope": "demo:read"})
+    fh = {"Content-Type": "application/x-www-form-urlencoded", "X-SSL-Client-Cert": esc}
+    st, h, b = request(ISS, "POST", "/token", fh, body=form, source="127.0.0.2")
+    R.check("plain: tls_client_auth with the certificate from the trusted proxy: 200, bound",
+            st == 200 and isinstance(b, dict) and b.get("token_type") == "Bearer" and
+            jwt_claims(b.get("access_token", "")).get("cnf", {}).get("x5t#S256"), f"{st} {b}")
+    st, h, b = request(ISS, "POST", "/token", fh, body=form, source="127.0.0.1")
+    R.check("plain: the same certificate header from 127.0.0.1: 401 invalid_client",
+            st == 401 and isinstance(b, dict) and b.get("error") == "invalid_client",
+            f"{st} {b}")
+    st, h, b = request(ISS, "POST", "/token", dict(fh, **{"X-SSL-Client-Cert": urllib.parse.quote(
+        open(ocrt).read(), safe="")}), body=form, source="127.0.0.2")
+    R.check("plain: another certificate of the same CA for the mTLS agent: 401 invalid_client",
+            st == 401 and isinstance(b, dict) and b.get("error") == "invalid_client",
             f"{st} {b}")
 finally:
     if ngx is not None:
