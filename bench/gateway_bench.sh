@@ -26,6 +26,9 @@
 # See bench/README.md.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+BENCH=gateway_bench
+# shellcheck source=bench/lib.sh
+. bench/lib.sh
 
 DURATION=${GATEWAY_BENCH_SECONDS:-10}
 WARMUP=${GATEWAY_BENCH_WARMUP:-3}
@@ -63,15 +66,7 @@ while [ $# -gt 0 ]; do
     *) usage >&2; exit 2 ;;
     esac
 done
-for v in "$DURATION" "$WARMUP" ${OPEN_RATE:+"$OPEN_RATE"}; do
-    case "$v" in
-    '' | *[!0-9]*) echo "gateway_bench: durations and the rate are whole numbers" >&2; exit 2 ;;
-    esac
-done
-if [ "$DURATION" -lt 1 ] || [ "$WARMUP" -lt 1 ]; then
-    echo "gateway_bench: durations must be at least 1 s" >&2
-    exit 2
-fi
+bench_whole "durations and the rate are whole numbers" "$DURATION" "$WARMUP" ${OPEN_RATE:+"$OPEN_RATE"}
 # Access tokens live 300 s and proofs are accepted until iat + 300 s; both are
 # made just before each scenario, which must fit well inside that window.
 if [ $((DURATION + 2 * WARMUP + 1)) -gt 240 ]; then
@@ -79,82 +74,22 @@ if [ $((DURATION + 2 * WARMUP + 1)) -gt 240 ]; then
     exit 2
 fi
 
-say() { printf '%s\n' "$*"; }
-calc() { awk "BEGIN { printf \"%.${2:-1}f\", $1 }"; }
-
 # ---- 1. packages and build ----
 if [ "$SETUP" = 1 ]; then
     ./scripts/setup.sh
 fi
 if [ "$BUILD" = 1 ]; then
-    blog=$(mktemp)
-    if ! ./scripts/build.sh default >"$blog" 2>&1; then
-        tail -40 "$blog" >&2
-        rm -f "$blog"
-        exit 1
-    fi
-    rm -f "$blog"
+    bench_build
 fi
 BIN=build/default/tollgate
 GEN=build/default/bench/gen_proofs
 LOADGEN=build/default/bench/loadgen
 JOSE=build/default/bench/jose_bench
-for b in "$BIN" "$GEN" "$LOADGEN" "$JOSE"; do
-    [ -x "$b" ] || { echo "gateway_bench: $b is missing: build first" >&2; exit 1; }
-done
+bench_need "$BIN" "$GEN" "$LOADGEN" "$JOSE"
 
 # ---- 2. the server ----
-TMP=$(mktemp -d /tmp/gateway-bench.XXXXXX)
-SRV_PID=""
-# shellcheck disable=SC2317 # called by the EXIT trap
-cleanup() {
-    if [ -n "$SRV_PID" ] && kill -0 "$SRV_PID" 2>/dev/null; then
-        kill -TERM "$SRV_PID" 2>/dev/null || true
-        wait "$SRV_PID" 2>/dev/null || true
-    fi
-    # the master key is created beside the data dir: $TMP/data.master-key
-    rm -rf "$TMP"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-DATA=$TMP/data
-"$BIN" serve --dev --data "$DATA" --listen 127.0.0.1:0 --tls-listen 127.0.0.1:0 \
-    >"$TMP/server.log" 2>&1 &
-SRV_PID=$!
-
-dev() { /usr/bin/python3 -c 'import json,sys
-v = json.load(open(sys.argv[1]))
-for k in sys.argv[2].split("."):
-    v = v[k]
-print(v)' "$DATA/dev.json" "$1"; }
-
-ready=0
-for _ in $(seq 200); do
-    if ! kill -0 "$SRV_PID" 2>/dev/null; then
-        break
-    fi
-    if [ -s "$DATA/dev.json" ] && curl -fs -o /dev/null \
-        "$(dev issuer)/.well-known/oauth-authorization-server" 2>/dev/null; then
-        ready=1
-        break
-    fi
-    sleep 0.05
-done
-if [ "$ready" != 1 ]; then
-    echo "gateway_bench: the server did not start:" >&2
-    cat "$TMP/server.log" >&2
-    exit 1
-fi
-ISSUER=$(dev issuer)
-MTLS_BASE=$(dev mtls_base)
-CA=$(dev ca_file)
+bench_serve
 ECHO=$(dev echo_upstream)
-CID=$(dev agents.secret.client_id)
-SECRET=$(dev agents.secret.client_secret)
-MTLS_CID=$(dev agents.mtls.client_id)
-MTLS_CERT=$(dev agents.mtls.cert_file)
-MTLS_KEY=$(dev agents.mtls.key_file)
 TOOL_PATH=/tools/demo/items
 TOOL_URL=$ISSUER$TOOL_PATH # the DPoP htu: /check without X-Forwarded-* uses its listener's base URL
 DPOP_KEY=$TMP/agent-dpop.pem # the demo agent's DPoP key (gen_proofs -k makes it once)
@@ -163,14 +98,6 @@ TCK=$(getconf CLK_TCK)
 STATUS=0
 WARNINGS=0
 ONE_WORKER=0 # runs where one server thread did all the work
-
-check_server() {
-    if ! kill -0 "$SRV_PID" 2>/dev/null; then
-        say "gateway_bench: the server died during '$1'; its log ends with:"
-        tail -20 "$TMP/server.log"
-        exit 1
-    fi
-}
 
 # token JSON-FILE OUT-FILE: the access_token member, or fail loudly
 extract_token() {
@@ -205,29 +132,19 @@ mtls_token() {
 }
 
 # Is anything else using the CPUs? (2 s sample, before our own work starts)
-read -r t0 i0 < <(awk '/^cpu / { print $2+$3+$4+$5+$6+$7+$8+$9, $5+$6 }' /proc/stat)
-sleep 2
-read -r t1 i1 < <(awk '/^cpu / { print $2+$3+$4+$5+$6+$7+$8+$9, $5+$6 }' /proc/stat)
-BACKGROUND=$(calc "$NCPU * (1 - ($i1 - $i0) / ($t1 - $t0))" 2)
-if awk -v b="$BACKGROUND" 'BEGIN { exit !(b > 0.25) }'; then WARNINGS=$((WARNINGS + 1)); fi
+bench_background
+if bench_busy; then WARNINGS=$((WARNINGS + 1)); fi
 
-say "gateway_bench: $(git describe --always --dirty 2>/dev/null || echo unknown), $NCPU CPUs ($(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo)), $(openssl version)"
+bench_banner
 say "  server pid $SRV_PID, issuer $ISSUER, mTLS $MTLS_BASE, echo upstream $ECHO (a thread of the server process)"
 say "  $THREADS load threads (bench/loadgen), $CONNS connections, ${WARMUP} s warm-up + ${DURATION} s per scenario"
-say "  before the run the machine was $BACKGROUND of $NCPU cores busy$(awk -v b="$BACKGROUND" 'BEGIN { if (b > 0.25) printf ": WARNING, not idle: the numbers will be low and noisy" }')"
+say "  $(bench_background_line)"
 say ""
 
 # ---- 3. the crypto bound, measured while the server is idle ----
 # jose_bench ES256 verify_cached_jwk: raw OpenSSL µs/op (column 3) and
 # Tollgate µs/op (column 5): the DPoP proof's verification.
-jose_col() { awk -v op="$2" -v col="$3" '$1 == "ES256" && $2 == op { print $col }' "$1"; }
-say "crypto bound: build/default/bench/jose_bench $CRYPTO_SECONDS ES256, once alone and twice at once (2 cores)"
-"$JOSE" "$CRYPTO_SECONDS" ES256 >"$TMP/jose1.out"
-"$JOSE" "$CRYPTO_SECONDS" ES256 >"$TMP/jose2a.out" &
-j2a=$!
-"$JOSE" "$CRYPTO_SECONDS" ES256 >"$TMP/jose2b.out" &
-j2b=$!
-wait "$j2a" "$j2b"
+bench_jose
 V1=""
 for f in "$TMP/jose1.out" "$TMP/jose2a.out" "$TMP/jose2b.out"; do
     v=$(jose_col "$f" verify_cached_jwk 3)
@@ -251,71 +168,21 @@ fi
 say ""
 
 # ---- 4. load ----
-# CPU accounting around each measured run (as token_bench.sh): the server's
-# own CPU (/proc/PID/stat), per thread (the echo upstream's 2 workers are
-# threads of the same process), the load generator's, and the machine's.
-task_ticks() {
-    local t
-    for t in /proc/"$SRV_PID"/task/*; do
-        printf '%s %s\n' "${t##*/}" "$(sed 's/^.*) //' "$t/stat" | awk '{ print $12 + $13 }')"
-    done | sort
-}
-child_ticks() { sed 's/^.*) //' "/proc/$$/stat" | awk '{ print $14 + $15 }'; }
-cpu_begin() {
-    task_ticks >"$TMP/tasks0"
-    C_LG0=$(child_ticks)
-    C_SRV0=$(sed 's/^.*) //' "/proc/$SRV_PID/stat" | awk '{ print $12 + $13 }')
-    read -r C_TOT0 C_IDLE0 < <(awk '/^cpu / { print $2+$3+$4+$5+$6+$7+$8+$9, $5+$6 }' /proc/stat)
-    C_T0=$(date +%s.%N)
-}
+# CPU accounting around each measured run: cpu_begin, then cpu_end (on
+# bench/lib.sh's cpu_measure): the server's own CPU, per thread (the echo
+# upstream's 2 workers are threads of the same process), the load
+# generator's, and the machine's.
 cpu_end() {
-    local srv tot idle t
-    srv=$(sed 's/^.*) //' "/proc/$SRV_PID/stat" | awk '{ print $12 + $13 }')
-    read -r tot idle < <(awk '/^cpu / { print $2+$3+$4+$5+$6+$7+$8+$9, $5+$6 }' /proc/stat)
-    t=$(date +%s.%N)
-    SRV_CORES=$(calc "($srv - $C_SRV0) / $TCK / ($t - $C_T0)" 2)
-    BUSY_CORES=$(calc "$NCPU * (1 - ($idle - $C_IDLE0) / ($tot - $C_TOT0))" 2)
-    LG_CORES=$(calc "($(child_ticks) - $C_LG0) / $TCK / ($t - $C_T0)" 2)
-    OTHER_CORES=$(calc "$BUSY_CORES - $SRV_CORES - $LG_CORES" 2)
-    case "$OTHER_CORES" in -*) OTHER_CORES=0.00 ;; esac
-    THREAD_CORES=$(task_ticks | join "$TMP/tasks0" - |
-        awk -v d="$(calc "$t - $C_T0" 3)" -v tck="$TCK" '{ c = ($3 - $2) / tck / d; if (c >= 0.02) printf "%.2f\n", c }' |
-        sort -rn | paste -sd+)
-    THREAD_CORES=${THREAD_CORES:-0}
+    cpu_measure
     NOTE=""
-    # One worker thread saturated while the others idle: the connections all
-    # landed on one worker (they are accepted from a shared socket).
-    if printf '%s\n' "$THREAD_CORES" | awk -F+ '{ exit !($1 >= 0.85 && ($2 == "" || $2 < 0.3)) }'; then
+    if [ "$ONE_THREAD" = 1 ]; then
         NOTE="; NOTE: one server thread did all the work: the connections landed on one worker"
         ONE_WORKER=$((ONE_WORKER + 1))
     fi
-    if awk -v o="$OTHER_CORES" 'BEGIN { exit !(o > 0.15) }'; then
+    if [ "$OTHERS_BUSY" = 1 ]; then
         NOTE="; WARNING: other processes used $OTHER_CORES cores during the run"
         WARNINGS=$((WARNINGS + 1))
     fi
-}
-
-kv() { awk -v p="$2" -v k="$3" 'index($0, p) == 1 {
-        for (i = 1; i <= NF; i++) if (index($i, k "=") == 1) { print substr($i, length(k) + 2); exit } }' "$1"; }
-indent() { sed 's/^/    | /'; }
-
-# run_loadgen NAME ARGS...: sets L_RPS L_P50 L_P90 L_P99 L_P999 L_NON2XX L_ERR L_EX L_DUE L_REQ
-run_loadgen() {
-    local name=$1 out=$TMP/$1.lg
-    shift
-    "$LOADGEN" -t "$THREADS" -c "$CONNS" "$@" >"$out" 2>&1 || { cat "$out"; check_server "$name"; exit 1; }
-    check_server "$name"
-    L_RPS=$(kv "$out" loadgen: rps)
-    L_P50=$(kv "$out" loadgen: p50_ms)
-    L_P90=$(kv "$out" loadgen: p90_ms)
-    L_P99=$(kv "$out" loadgen: p99_ms)
-    L_P999=$(kv "$out" loadgen: p999_ms)
-    L_NON2XX=$(kv "$out" loadgen: non2xx_all)
-    L_ERR=$(kv "$out" loadgen: errors)
-    L_EX=$(kv "$out" loadgen: exhausted)
-    L_DUE=$(kv "$out" loadgen: due)
-    L_REQ=$(kv "$out" loadgen: requests)
-    [ -n "$L_RPS" ] || { cat "$out"; echo "gateway_bench: no result from loadgen" >&2; exit 1; }
 }
 
 # gen NAME COUNT: GET proofs for the demo tool's URL, bound to the current
@@ -325,19 +192,6 @@ gen() {
     "$GEN" -j "$NCPU" -s "$THREADS" -k "$DPOP_KEY" -m GET -a "$TMP/dpop.tok" \
         "$TOOL_URL" "$2" "$TMP/proofs-$1" 2>"$TMP/gen.err" ||
         { cat "$TMP/gen.err" >&2; exit 1; }
-}
-
-# verdict NON2XX ERRORS EXHAUSTED: sets V (and STATUS on failure)
-verdict() {
-    if [ "${1:-0}" != 0 ] || [ "${2:-0}" != 0 ]; then
-        STATUS=1
-        V="FAILED: ${1:-0} non-2xx, ${2:-0} socket errors"
-    elif [ "${3:-0}" != 0 ]; then
-        STATUS=1
-        V="FAILED: proofs ran out, stopped early"
-    else
-        V="ok"
-    fi
 }
 
 report() { # NAME: the run's lines, then one summary line
@@ -460,19 +314,7 @@ if [ "$PERF" = 1 ]; then
             -H "Authorization: DPoP $DPOP_TOK" "${CHECK_HDRS[@]}" "$ISSUER/check"
         wait "$perf_pid" || true
         rm -f "$TMP"/proofs-*
-        perf report -i "$PERF_DIR/perf.data" --no-children --sort dso,symbol -g none --stdio \
-            >"$PERF_DIR/self.txt" 2>/dev/null || true
-        perf report -i "$PERF_DIR/perf.data" --children --sort dso,symbol -g none --stdio \
-            >"$PERF_DIR/children.txt" 2>/dev/null || true
-        perf report -i "$PERF_DIR/perf.data" --no-children --sort dso -g none --stdio \
-            >"$PERF_DIR/dso.txt" 2>/dev/null || true
-        say "    $L_RPS req/s under perf; samples by library:"
-        say "      $(awk '/^ +[0-9.]+%/ && n++ < 8 { printf "%s %s  ", $2, $1 }' "$PERF_DIR/dso.txt")"
-        say "    self time, top 25 (library, function; unnamed = no debug symbols):"
-        awk '/^ +[0-9.]+%/ && n++ < 25' "$PERF_DIR/self.txt" | indent
-        say "    Tollgate's own functions by inclusive time (callees included), top 30:"
-        awk '/^ +[0-9.]+%/ && $3 == "tollgate" && n++ < 30' "$PERF_DIR/children.txt" | indent
-        say "    reports: $PERF_DIR/{self,children,dso}.txt; perf report -i $PERF_DIR/perf.data"
+        bench_perf_report "$PERF_DIR" "$L_RPS" 25
         say ""
     fi
 fi
