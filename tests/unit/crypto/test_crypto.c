@@ -161,11 +161,147 @@ test_random_id(void)
     close(fds[1]);
 }
 
+/* tg_cert_info_from_der: subject and SANs, the same on a second look (kept
+ * by DER digest), distinct certificates distinct, garbage refused every
+ * time, and the caller owns what it gets. */
+static void
+cert_der(const struct tg_cert_spec *spec, struct tg_key *k, struct tg_buf *der)
+{
+    struct tg_buf pem;
+
+    tg_buf_init(&pem, 65536);
+    CHECK_OK(tg_cert_issue(spec, k, k, NULL, &pem));
+    CHECK_OK(tg_cert_pem_to_der((const char *)pem.p, pem.len, der));
+    tg_buf_reset(&pem);
+}
+
+static void
+test_cert_info(void)
+{
+    struct tg_cert_spec a = {.cn = "agent-a", .org = "Tollgate test", .san_dns = "a.example",
+                             .san_uri = "spiffe://example.org/agent/a", .days = 1};
+    struct tg_cert_spec b = {.cn = "agent-b", .san_dns = "b.example", .days = 1};
+    struct tg_key *k = NULL;
+    struct tg_buf da, db;
+    struct tg_cert_info i1, i2, i3;
+    int round;
+
+    tg_buf_init(&da, 65536);
+    tg_buf_init(&db, 65536);
+    CHECK_OK(tg_key_generate(TG_KEY_EC_P256, 0, &k));
+    if (k == NULL)
+        return;
+    cert_der(&a, k, &da);
+    cert_der(&b, k, &db);
+    for (round = 0; round < 2; round++) {
+        CHECK_OK(tg_cert_info_from_der(tg_slice(da.p, da.len), &i1));
+        CHECK(i1.subject_dn != NULL && strcmp(i1.subject_dn, "CN=agent-a,O=Tollgate test") == 0);
+        CHECK(i1.n_dns == 1 && strcmp(i1.san_dns[0], "a.example") == 0);
+        CHECK(i1.n_uri == 1 && strcmp(i1.san_uri[0], "spiffe://example.org/agent/a") == 0);
+        CHECK_OK(tg_cert_info_from_der(tg_slice(db.p, db.len), &i2));
+        CHECK(i2.subject_dn != NULL && strcmp(i2.subject_dn, "CN=agent-b") == 0);
+        CHECK(i2.n_dns == 1 && strcmp(i2.san_dns[0], "b.example") == 0 && i2.n_uri == 0);
+        /* Each call hands out its own strings. */
+        CHECK_OK(tg_cert_info_from_der(tg_slice(da.p, da.len), &i3));
+        CHECK(i3.subject_dn != i1.subject_dn && strcmp(i3.subject_dn, i1.subject_dn) == 0);
+        tg_cert_info_reset(&i1);
+        tg_cert_info_reset(&i2);
+        tg_cert_info_reset(&i3);
+        /* One byte off: not a certificate, however often asked. */
+        da.p[da.len / 2] ^= 0x01;
+        CHECK(tg_cert_info_from_der(tg_slice(da.p, da.len - 1), &i1) != TG_OK);
+        CHECK(tg_cert_info_from_der(tg_slice("\x30\x03\x02\x01\x01", 5), &i1) != TG_OK);
+        da.p[da.len / 2] ^= 0x01;
+    }
+    tg_key_free(k);
+    tg_buf_reset(&da);
+    tg_buf_reset(&db);
+}
+
+/* tg_cert_verify_der against a CA bundle file: chains or not, and a bundle
+ * replaced on disk (rotation: a new file renamed over the old) is read
+ * again at the next verification. */
+static void
+ca_and_leaf(const char *cn, struct tg_key *ca_key, struct tg_key *leaf_key, struct tg_buf *ca_pem,
+            struct tg_buf *leaf_der)
+{
+    struct tg_cert_spec ca = {.cn = cn, .is_ca = 1, .days = 1};
+    struct tg_cert_spec leaf = {.cn = "leaf", .days = 1};
+    struct tg_buf pem;
+
+    tg_buf_init(&pem, 65536);
+    CHECK_OK(tg_cert_issue(&ca, ca_key, ca_key, NULL, ca_pem));
+    CHECK_OK(tg_buf_append(ca_pem, "", 1)); /* NUL for the issuer argument */
+    ca_pem->len--;
+    CHECK_OK(tg_cert_issue(&leaf, leaf_key, ca_key, (const char *)ca_pem->p, &pem));
+    CHECK_OK(tg_cert_pem_to_der((const char *)pem.p, pem.len, leaf_der));
+    tg_buf_reset(&pem);
+}
+
+static void
+write_file(const char *path, const struct tg_buf *b)
+{
+    char tmp[300];
+    FILE *f;
+
+    snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+    f = fopen(tmp, "w");
+    CHECK(f != NULL && fwrite(b->p, 1, b->len, f) == b->len);
+    if (f != NULL)
+        fclose(f);
+    CHECK(rename(tmp, path) == 0);
+}
+
+static void
+test_cert_verify_bundle(void)
+{
+    char dir[] = "/tmp/tg-ca-XXXXXX", path[300];
+    struct tg_key *k1 = NULL, *k2 = NULL, *kl = NULL;
+    struct tg_buf ca1, ca2, l1, l2;
+    int i;
+
+    tg_buf_init(&ca1, 65536);
+    tg_buf_init(&ca2, 65536);
+    tg_buf_init(&l1, 65536);
+    tg_buf_init(&l2, 65536);
+    CHECK(mkdtemp(dir) != NULL);
+    snprintf(path, sizeof(path), "%s/bundle.pem", dir);
+    CHECK_OK(tg_key_generate(TG_KEY_EC_P256, 0, &k1));
+    CHECK_OK(tg_key_generate(TG_KEY_EC_P256, 0, &k2));
+    CHECK_OK(tg_key_generate(TG_KEY_EC_P256, 0, &kl));
+    if (k1 == NULL || k2 == NULL || kl == NULL)
+        goto out;
+    ca_and_leaf("CA one", k1, kl, &ca1, &l1);
+    ca_and_leaf("CA two", k2, kl, &ca2, &l2);
+    CHECK_ERR(tg_cert_verify_der(tg_slice(l1.p, l1.len), path), TG_ERR_CONFIG); /* no file */
+    write_file(path, &ca1);
+    for (i = 0; i < 2; i++) { /* the second time from the kept store */
+        CHECK_OK(tg_cert_verify_der(tg_slice(l1.p, l1.len), path));
+        CHECK_ERR(tg_cert_verify_der(tg_slice(l2.p, l2.len), path), TG_ERR_OAUTH_INVALID_CLIENT);
+    }
+    write_file(path, &ca2);
+    CHECK_ERR(tg_cert_verify_der(tg_slice(l1.p, l1.len), path), TG_ERR_OAUTH_INVALID_CLIENT);
+    CHECK_OK(tg_cert_verify_der(tg_slice(l2.p, l2.len), path));
+    unlink(path);
+    CHECK_ERR(tg_cert_verify_der(tg_slice(l2.p, l2.len), path), TG_ERR_CONFIG);
+out:
+    rmdir(dir);
+    tg_key_free(k1);
+    tg_key_free(k2);
+    tg_key_free(kl);
+    tg_buf_reset(&ca1);
+    tg_buf_reset(&ca2);
+    tg_buf_reset(&l1);
+    tg_buf_reset(&l2);
+}
+
 int
 main(void)
 {
     RUN(test_hmac_rfc4231);
     RUN(test_random_id);
+    RUN(test_cert_info);
+    RUN(test_cert_verify_bundle);
     RUN(test_aead);
     RUN(test_secret_format);
     RUN(test_pem_keys);
