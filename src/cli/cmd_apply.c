@@ -313,10 +313,10 @@ warn_reenable(const struct apply *ap, size_t i)
     const struct tg_agent *a = &ap->p.agents[i];
 
     fprintf(stderr,
-            "tollgate: warning: %s:%zu: agent \"%s\" is disabled and the file %s it active "
-            "(\"status: disabled\" keeps it off)\n",
+            "tollgate: warning: %s:%zu: agent \"%s\" is disabled and the file's "
+            "\"status: active\" %s it again\n",
             ap->file, ap->p.agent_lines != NULL ? ap->p.agent_lines[i] : 0, a->id,
-            ap->dry_run ? "would make" : "makes");
+            ap->dry_run ? "would enable" : "enables");
 }
 
 static int
@@ -334,6 +334,11 @@ make_plan(struct apply *ap)
     for (i = 0; i < p->n_agents; i++) {
         old = find_agent(ap->known_agents, ap->n_known_agents, p->agents[i].id);
         ap->old_agent[i] = old;
+        /* A record without `status` leaves an existing agent's as it is: an
+         * operator's `agent disable` (an incident, a leaked key) is not
+         * undone by the next routine apply; only "status: active" does. */
+        if (old != NULL && p->agent_status_given != NULL && !p->agent_status_given[i])
+            ap->p.agents[i].status = old->status;
         /* A client-secret agent without a secret could never authenticate. */
         ap->needs_secret[i] =
             tg_cli_uses_secret(p->agents[i].auth_method) && (old == NULL || !old->has_secret);

@@ -23,6 +23,7 @@ tg_policy_reset(struct tg_policy *p)
     free(p->tools);
     free(p->grants);
     free(p->agent_lines);
+    free(p->agent_status_given);
     free(p->tool_lines);
     free(p->grant_lines);
     memset(p, 0, sizeof(*p));

@@ -22,6 +22,10 @@ struct tg_policy {
     /* 1-based source line of each record, for messages; NULL when the
      * document was not parsed from text. */
     size_t *agent_lines, *tool_lines, *grant_lines;
+    /* 1 where an agent record names its `status` (apply then sets it; an
+     * existing agent whose record does not keeps its own); NULL when the
+     * document was not parsed from text. */
+    unsigned char *agent_status_given;
 };
 
 /* What went wrong, for a person: where (1-based; 0 when unknown) and why.

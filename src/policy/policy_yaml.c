@@ -535,7 +535,8 @@ agent_field(struct tg_policy_error *err, int k, const struct node *v, struct tg_
 }
 
 static enum tg_err
-parse_agent(struct tg_policy_error *err, const struct node *n, struct tg_agent *a)
+parse_agent(struct tg_policy_error *err, const struct node *n, struct tg_agent *a,
+            unsigned char *status_given)
 {
     static const int required[] = {A_ID, A_TYPE, A_OWNER, A_AUTH};
     struct map_iter it;
@@ -556,6 +557,7 @@ parse_agent(struct tg_policy_error *err, const struct node *n, struct tg_agent *
     for (i = 0; i < sizeof(required) / sizeof(required[0]); i++)
         if (!map_has(&it, required[i]))
             return fail_at(err, n, "agent: \"%s\" is required", agent_keys[required[i]]);
+    *status_given = map_has(&it, A_STATUS) ? 1 : 0;
     if (tg_agent_validate_msg(a, why, sizeof(why)) != TG_OK)
         return fail_at(err, n, "agent \"%.128s\": %s", a->id, why);
     return TG_OK;
@@ -774,9 +776,13 @@ parse_agents(struct tg_policy_error *err, const struct node *n, struct tg_policy
 
     TG_GUARD(get_seq(err, n, "agents", TG_POLICY_MAX_AGENTS, &count));
     TG_GUARD(alloc_records(n, count, sizeof(*p->agents), (void **)&p->agents, &p->agent_lines));
+    if (count > 0) {
+        p->agent_status_given = calloc(count, 1);
+        TG_ENSURE(p->agent_status_given != NULL, TG_ERR_NOMEM, "records");
+    }
     for (i = 0; i < count; i++) {
         p->n_agents = i + 1;
-        TG_GUARD(parse_agent(err, n->kids[i], &p->agents[i]));
+        TG_GUARD(parse_agent(err, n->kids[i], &p->agents[i], &p->agent_status_given[i]));
     }
     return TG_OK;
 }

@@ -342,6 +342,24 @@ tg agent show billing-bot --json
 check "update applied, created_at kept" [ "$(jget "$out" 'd["owner"], d["created_at"]')" = "finance-ops $created_b" ]
 check "update keeps the secret" [ "$(mac_of billing-bot)" = "$mac_b" ]
 
+# An operator's disable survives a routine apply (the record has no
+# status); only an explicit "status: active" re-enables, with a warning.
+tg agent disable billing-bot
+check "disable before apply" [ "$rc" -eq 0 ]
+tg apply -f "$tmp/policy2.yaml" --json
+tg agent show billing-bot --json
+check "apply without status keeps the agent disabled" [ "$(jget "$out" 'd["status"]')" = "disabled" ]
+awk '{print} /^  - id: billing-bot/ {print "    status: active"}' "$tmp/policy2.yaml" >"$tmp/policy3.yaml"
+tg apply -f "$tmp/policy3.yaml" --dry-run
+[ "$rc" -eq 0 ] && [[ "$err" == *'"billing-bot" is disabled'*'would enable'* ]]; chk "explicit status: active: --dry-run warns"
+tg agent show billing-bot --json
+check "--dry-run left it disabled" [ "$(jget "$out" 'd["status"]')" = "disabled" ]
+tg apply -f "$tmp/policy3.yaml"
+[ "$rc" -eq 0 ] && [[ "$err" == *'"billing-bot" is disabled'*enables* ]]; chk "explicit status: active re-enables with a warning"
+tg agent show billing-bot --json
+check "re-enabled by the file" [ "$(jget "$out" 'd["status"]')" = "active" ]
+check "re-enable keeps the secret" [ "$(mac_of billing-bot)" = "$mac_b" ]
+
 # Errors change nothing.
 snap="$(snapshot)"
 cat >"$tmp/bad-key.yaml" <<'EOF'
@@ -446,7 +464,7 @@ for ev in agent.add agent.disable agent.enable agent.rotate_secret agent.remove 
     check "audit has $ev" grep -q "\"event\":\"$ev\"" "$log"
 done
 check "audit: actor is the CLI user" [ "$($py -c 'import json,sys; print(all(json.loads(l)["who"].get("actor","").startswith("cli:") for l in open(sys.argv[1]) if json.loads(l)["event"].split(".")[0] in ("agent","policy","keys")))' "$log")" = True ]
-check "audit: one policy.apply per apply that changed something" [ "$(grep -c '"event":"policy.apply"' "$log")" -eq 2 ]
+check "audit: one policy.apply per apply that changed something" [ "$(grep -c '"event":"policy.apply"' "$log")" -eq 3 ]
 check "audit log holds no secret" bash -c '! grep -q tgs_ "$1"' _ "$log"
 check "no secret ever printed on stderr" bash -c '! grep -q tgs_ "$1"' _ "$tmp/all-stderr"
 for s in "$s1" "$s2" "$s1b" "$s2b" "$sb"; do
