@@ -180,7 +180,8 @@ test_full_document(void)
         /* Only the record that names its status says so (apply keeps an
          * existing agent's own status otherwise). */
         CHECK(p.agent_status_given != NULL && p.agent_status_given[4] == 1 &&
-              p.agent_status_given[0] == 0 && p.agent_status_given[3] == 0);
+              p.agent_status_given[0] == 1 && p.agent_status_given[1] == 0 &&
+              p.agent_status_given[3] == 0);
         CHECK(p.agents[5].auth_method == TG_AUTH_SPIFFE_JWT);
         t = &p.tools[0];
         CHECK(strcmp(t->id, "demo") == 0 && strcmp(t->kind, "http") == 0);
