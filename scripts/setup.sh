@@ -14,6 +14,7 @@ libsqlite3-dev
 libyaml-dev
 libcurl4-openssl-dev
 libjansson-dev
+libjemalloc-dev
 clang libclang-rt-14-dev
 openssl curl nginx-light
 python3 python3-jwcrypto
