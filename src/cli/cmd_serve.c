@@ -69,7 +69,8 @@ usage(void)
             " [--listen ADDR:PORT]\n"
             "                      [--tls-listen ADDR:PORT --tls-cert PEM --tls-key PEM"
             " [--client-ca PEM]] [--workers N]\n"
-            "                      [--dpop-nonce] [--trusted-proxy ADDR]...\n");
+            "                      [--dpop-nonce] [--trusted-proxy ADDR]...\n"
+            "                      [--upstream-timeout S] [--stream-idle-timeout S]\n");
     return 2;
 }
 
@@ -434,6 +435,23 @@ host_len(const char *addr)
     return c ? (int)(c - addr) : (int)strlen(addr);
 }
 
+/* 1 when `v` is a whole number of seconds in 1 .. 86400 (stored in *out). */
+static int
+seconds(const char *v, int64_t *out)
+{
+    char *end = NULL;
+    long long n;
+
+    if (v == NULL || *v < '0' || *v > '9')
+        return 0;
+    errno = 0;
+    n = strtoll(v, &end, 10);
+    if (errno != 0 || end == v || *end != '\0' || n < 1 || n > 86400)
+        return 0;
+    *out = n;
+    return 1;
+}
+
 static int
 parse_opts(int argc, char **argv, struct serve_opts *o)
 {
@@ -471,9 +489,15 @@ parse_opts(int argc, char **argv, struct serve_opts *o)
         } else if (strcmp(a, "--rotate-keys-every") == 0) {
             o->rotate_every = strtoll(v, NULL, 10), i++;
         } else if (strcmp(a, "--upstream-timeout") == 0) {
-            o->upstream_timeout = strtoll(v, NULL, 10), i++;
+            /* Whole seconds, 1 .. 86400; anything else is a usage error
+             * rather than a silent default. */
+            if (!seconds(v, &o->upstream_timeout))
+                return -1;
+            i++;
         } else if (strcmp(a, "--stream-idle-timeout") == 0) {
-            o->stream_idle_timeout = strtoll(v, NULL, 10), i++;
+            if (!seconds(v, &o->stream_idle_timeout))
+                return -1;
+            i++;
         } else if (strcmp(a, "--issuer") == 0) {
             o->gw.issuer = v, i++;
         } else if (strcmp(a, "--jwks-uri") == 0) {
@@ -576,6 +600,8 @@ tg_cmd_serve(int argc, char **argv)
         o.gw.n_proxies = o.n_proxies;
         o.gw.workers = o.workers;
         o.gw.dpop_nonce = o.dpop_nonce;
+        o.gw.upstream_timeout = o.upstream_timeout;
+        o.gw.stream_idle_timeout = o.stream_idle_timeout;
         return tg_serve_gateway_only(&o.gw);
     }
     if (o.dev) {
@@ -662,9 +688,9 @@ tg_cmd_serve(int argc, char **argv)
     gc.store = ctx.store;
     gc.audit = ctx.audit;
     gc.dpop_require_nonce = o.dpop_nonce;
-    if (o.upstream_timeout > 0 && o.upstream_timeout <= 86400)
+    if (o.upstream_timeout > 0)
         gc.upstream_timeout_ms = (long)o.upstream_timeout * 1000;
-    if (o.stream_idle_timeout > 0 && o.stream_idle_timeout <= 86400)
+    if (o.stream_idle_timeout > 0)
         gc.stream_idle_timeout_ms = (long)o.stream_idle_timeout * 1000;
     TG_TRY(tg_gateway_new(&gc, &gw));
     TG_TRY(tg_gateway_routes(gw, router));

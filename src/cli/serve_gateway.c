@@ -159,6 +159,10 @@ tg_serve_gateway_only(struct tg_serve_gateway_opts *o)
     gc.audit = ctx.audit;
     gc.dpop_require_nonce = o->dpop_nonce;
     gc.metadata_base = base;
+    if (o->upstream_timeout > 0)
+        gc.upstream_timeout_ms = (long)o->upstream_timeout * 1000;
+    if (o->stream_idle_timeout > 0)
+        gc.stream_idle_timeout_ms = (long)o->stream_idle_timeout * 1000;
     TG_TRY(tg_gateway_new(&gc, &gw));
     TG_TRY(tg_gateway_routes(gw, router));
     printf("tollgate: gateway only, serving %s for issuer %s (keys from %s%s%s)\n", base,

@@ -25,6 +25,8 @@ struct tg_serve_gateway_opts {
     int64_t introspect_cache;       /* --introspect-cache S (0: default 5, -1: off) */
     const char *issuer_ca;          /* --issuer-ca PEM: CA bundle for an https issuer */
     const char *public_url;         /* --public-url: base URL agents use (resource_metadata) */
+    int64_t upstream_timeout;       /* --upstream-timeout S (0: the gateway's default) */
+    int64_t stream_idle_timeout;    /* --stream-idle-timeout S (0: the gateway's default) */
 };
 
 /* Runs until SIGINT/SIGTERM; returns the exit status. */

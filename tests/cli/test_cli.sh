@@ -22,5 +22,18 @@ out="$(echo "$priv" | "$bin" jwk thumbprint 2>&1)" && [ "$out" = "kPrK_qmxVWaYVA
 out="$("$bin" cert x5t "$src/tests/unit/data/cert.pem")" && [ "$out" = "$(cat "$src/tests/unit/data/cert.x5t")" ] && ok || ko "x5t#S256 matches openssl"
 "$bin" cert x5t /nonexistent >/dev/null 2>&1; [ $? -eq 1 ] && ok || ko "missing file"
 
+# Timeouts are whole seconds, 1 .. 86400: anything else is a usage error
+# (exit 2, before any data directory is made), never a silent default.
+for v in 0 -5 abc 10x 86401 ""; do
+    for mode in "--dev" "--gateway-only --issuer https://as.example --jwks-uri https://as.example/jwks"; do
+        # shellcheck disable=SC2086 # mode is two or five words on purpose
+        "$bin" serve $mode --data /nonexistent/tg --upstream-timeout "$v" >/dev/null 2>&1
+        [ $? -eq 2 ] && ok || ko "serve $mode --upstream-timeout '$v' is a usage error"
+        # shellcheck disable=SC2086
+        "$bin" serve $mode --data /nonexistent/tg --stream-idle-timeout "$v" >/dev/null 2>&1
+        [ $? -eq 2 ] && ok || ko "serve $mode --stream-idle-timeout '$v' is a usage error"
+    done
+done
+
 echo "cli: $p passed, $f failed"
 [ "$f" -eq 0 ]

@@ -9,14 +9,17 @@ refused where introspection is configured, and still accepted until its exp
 where it is not (as documented); the issuer unreachable -> 503.
 Usage: test_gateway_only.py TOLLGATE_BIN"""
 import base64
+import http.server
 import json
 import os
 import re
 import shutil
 import signal
+import socketserver
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import urllib.parse
 import uuid
@@ -161,6 +164,41 @@ tools:
         "--client-id", "gateway-introspector", "--client-secret-file", secret_file,
         "--introspect-cache", "1"])
     gws.append(intro)
+    # --upstream-timeout reaches a gateway-only process: its own data dir
+    # points the same tool (same resource, so the same tokens) at an
+    # upstream that answers after 3 s; with a 1 s timeout the agent gets 504.
+    class Slow(http.server.BaseHTTPRequestHandler):
+        def log_message(self, *a):
+            pass
+
+        def do_GET(self):
+            time.sleep(3)
+            try:
+                self.send_response(200)
+                self.send_header("Content-Length", "2")
+                self.end_headers()
+                self.wfile.write(b"{}")
+            except OSError:
+                pass
+    slow_srv = socketserver.ThreadingTCPServer(("127.0.0.1", 0), Slow)
+    slow_srv.daemon_threads = True
+    threading.Thread(target=slow_srv.serve_forever, daemon=True).start()
+    slow_tools = os.path.join(work, "slow.yaml")
+    with open(slow_tools, "w") as f:
+        f.write(f"""version: 1
+tools:
+  - id: demo
+    resource: {srv.dev['tool']['resource']}
+    upstream: http://127.0.0.1:{slow_srv.server_address[1]}
+    endpoints:
+      - {{method: GET, path: /items, action: read}}
+""")
+    sdata = os.path.join(work, "slow-data")
+    r = cli(sdata, "apply", "-f", slow_tools)
+    R.check("slow gateway: apply tools", r.returncode == 0, r.stderr + r.stdout)
+    short = Gateway("short", ISS, sdata, ["--upstream-timeout", "1"])
+    gws.append(short)
+
     R.check("gateway-only: no authorization server",
             srv.request("POST", "/token", {"grant_type": "client_credentials"},
                         base=plain.base)[0] == 404, "token endpoint answered")
@@ -178,6 +216,12 @@ tools:
     for gw in (plain, intro):
         allowed(f"{gw is intro and 'intro' or 'plain'}: issuer's token accepted",
                 call(gw, t1), "bearer-bot")
+    t0 = time.monotonic()
+    st, _, b = call(short, t1)
+    took = time.monotonic() - t0
+    R.check("gateway-only --upstream-timeout 1: a 3 s upstream answers 504 in about 1 s",
+            st == 504 and isinstance(b, dict) and b.get("error") == "server_error" and
+            0.9 <= took < 2.5, f"{st} {b} {took:.2f}s")
     st, h, b = call(plain, None)
     ch = h.get("www-authenticate", "")
     R.check("no token: 401 with the gateway's own resource_metadata",
