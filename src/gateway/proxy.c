@@ -18,6 +18,9 @@
 #include "core/log.h"
 #include "gateway/internal.h"
 
+/* Idle upstream connections a worker keeps (CURLMOPT_MAXCONNECTS). */
+#define POOL_MAX_IDLE 64
+
 struct tg_gw_curl_slot {
     CURL *h;
     struct tg_gw_curl_slot *next;
@@ -602,7 +605,9 @@ on_pool_timer(evutil_socket_t fd, short what, void *arg)
     pool_check(p);
 }
 
-/* CURLMOPT_SOCKETFUNCTION: watch (or stop watching) one of curl's sockets. */
+/* CURLMOPT_SOCKETFUNCTION: watch (or stop watching) one of curl's sockets.
+ * A socket's event is kept and re-armed in place: unchanged interest costs
+ * nothing, a change one epoll_ctl. */
 static int
 on_curl_socket(CURL *easy, curl_socket_t s, int what, void *userp, void *socketp)
 {
@@ -622,9 +627,17 @@ on_curl_socket(CURL *easy, curl_socket_t s, int what, void *userp, void *socketp
         kind |= EV_READ;
     if (what == CURL_POLL_OUT || what == CURL_POLL_INOUT)
         kind |= EV_WRITE;
-    if (ev != NULL)
-        event_free(ev);
-    ev = event_new(p->base, s, kind, on_socket_event, p);
+    if (ev != NULL && event_get_events(ev) == kind && event_pending(ev, kind, NULL))
+        return 0;
+    if (ev == NULL) {
+        ev = event_new(p->base, s, kind, on_socket_event, p);
+    } else {
+        event_del(ev);
+        if (event_assign(ev, p->base, s, kind, on_socket_event, p) != 0) {
+            event_free(ev);
+            ev = NULL;
+        }
+    }
     if (ev == NULL || event_add(ev, NULL) != 0) {
         if (ev != NULL)
             event_free(ev);
@@ -691,6 +704,10 @@ worker_pool(struct tg_gateway *gw, const struct tg_http_request *req, struct eve
         curl_multi_setopt(p->multi, CURLMOPT_SOCKETDATA, p) != CURLM_OK ||
         curl_multi_setopt(p->multi, CURLMOPT_TIMERFUNCTION, on_curl_timer) != CURLM_OK ||
         curl_multi_setopt(p->multi, CURLMOPT_TIMERDATA, p) != CURLM_OK ||
+        /* Keep the pool's idle connections: curl's default cache is four
+         * per transfer in progress, so a dip in load closed connections a
+         * moment later reopened (a connect and an accept per reopening). */
+        curl_multi_setopt(p->multi, CURLMOPT_MAXCONNECTS, (long)POOL_MAX_IDLE) != CURLM_OK ||
         tg_http_worker_data_set(req, gw, p, pool_free) != TG_OK) {
         pool_free(p);
         return NULL;
