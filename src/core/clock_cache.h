@@ -78,7 +78,8 @@ void tg_clock_cache_clear(struct tg_clock_cache *c);
 
 void tg_clock_cache_stats(struct tg_clock_cache *c, struct tg_clock_cache_stats *out);
 
-/* SipHash-2-4 of `data` under the 16-byte `seed` (exposed for tests). */
+/* SipHash-2-4 of `data` under the 16-byte `seed`: this table's hash, and
+ * the replay cache's (src/store/cache_memory.c). */
 uint64_t tg_clock_cache_hash(const uint8_t seed[16], const void *data, size_t len);
 
 #endif

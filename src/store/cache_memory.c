@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/clock_cache.h"
 #include "crypto/crypto.h"
 #include "store/cache.h"
 
@@ -39,59 +40,6 @@ struct mem_cache {
     size_t heap_cap;
     size_t count; /* entries in the table (== in the heap) */
 };
-
-/* ---- SipHash-2-4 (Aumasson, Bernstein), 64-bit output ---- */
-
-#define ROTL64(x, b) (uint64_t)(((x) << (b)) | ((x) >> (64 - (b))))
-
-#define SIPROUND                                                               \
-    do {                                                                       \
-        v0 += v1; v1 = ROTL64(v1, 13); v1 ^= v0; v0 = ROTL64(v0, 32);          \
-        v2 += v3; v3 = ROTL64(v3, 16); v3 ^= v2;                               \
-        v0 += v3; v3 = ROTL64(v3, 21); v3 ^= v0;                               \
-        v2 += v1; v1 = ROTL64(v1, 17); v1 ^= v2; v2 = ROTL64(v2, 32);          \
-    } while (0)
-
-static uint64_t
-load_le64(const uint8_t *p)
-{
-    uint64_t v = 0;
-    int i;
-
-    for (i = 7; i >= 0; i--)
-        v = (v << 8) | p[i];
-    return v;
-}
-
-static uint64_t
-siphash24(const uint8_t key[16], const uint8_t *in, size_t len)
-{
-    uint64_t k0 = load_le64(key), k1 = load_le64(key + 8);
-    uint64_t v0 = 0x736f6d6570736575ULL ^ k0, v1 = 0x646f72616e646f6dULL ^ k1;
-    uint64_t v2 = 0x6c7967656e657261ULL ^ k0, v3 = 0x7465646279746573ULL ^ k1;
-    uint64_t m, b = (uint64_t)len << 56;
-    size_t i, full = len & ~(size_t)7;
-
-    for (i = 0; i < full; i += 8) {
-        m = load_le64(in + i);
-        v3 ^= m;
-        SIPROUND;
-        SIPROUND;
-        v0 ^= m;
-    }
-    for (i = 0; i < (len & 7); i++)
-        b |= (uint64_t)in[full + i] << (8 * i);
-    v3 ^= b;
-    SIPROUND;
-    SIPROUND;
-    v0 ^= b;
-    v2 ^= 0xff;
-    SIPROUND;
-    SIPROUND;
-    SIPROUND;
-    SIPROUND;
-    return v0 ^ v1 ^ v2 ^ v3;
-}
 
 /* ---- min-heap on expires_at; entries know their index ---- */
 
@@ -272,7 +220,7 @@ mem_insert_once(struct tg_cache *c, const void *key, size_t key_len, int64_t exp
               "replay cache: missing key");
     TG_ENSURE(key_len <= TG_CACHE_KEY_MAX, TG_ERR_INVALID_ARG,
               "replay cache: key of %zu bytes (max %d)", key_len, TG_CACHE_KEY_MAX);
-    hash = siphash24(m->seed, key, key_len);
+    hash = tg_clock_cache_hash(m->seed, key, key_len); /* SipHash-2-4 */
     pthread_mutex_lock(&m->cache_lock);
     rv = insert_locked(m, hash, key, key_len, expires_at, now);
     pthread_mutex_unlock(&m->cache_lock);
