@@ -273,6 +273,7 @@ tg_cli_agent_json(const struct tg_agent *a, int full, const struct tg_grant *gra
     set(o, "auth", json_string(tg_auth_method_name(a->auth_method)), &ok);
     set(o, "sender_constraint", json_string(tg_pop_name(a->pop)), &ok);
     set(o, "has_secret", json_boolean(a->has_secret), &ok);
+    set(o, "introspect", json_boolean(a->introspect), &ok);
     if (full)
         agent_full_json(o, a, &ok);
     if (full) {
@@ -319,7 +320,7 @@ static const char usage_text[] =
     "                 self_signed_tls_client_auth|spiffe_x509|spiffe_jwt]\n"
     "         [--sender-constraint dpop|mtls|any-pop|bearer] [--max-token-lifetime SECONDS]\n"
     "         [--jwks-file F] [--tls-subject-dn DN | --tls-san-dns D | --tls-san-uri U]\n"
-    "         [--cert-file PEM] [--spiffe-id ID]\n"
+    "         [--cert-file PEM] [--spiffe-id ID] [--introspect]\n"
     "  list                      every agent (never secret material)\n"
     "  show ID                   one agent, with its grants\n"
     "  disable ID                refuse new tokens; every live token stops working\n"
@@ -432,6 +433,7 @@ print_secret_human(const char *id, const char *secret)
 struct add_args {
     const char *id, *type, *owner, *tenant, *auth, *pop, *lifetime, *jwks_file;
     const char *dn, *san_dns, *san_uri, *cert_file, *spiffe_id;
+    int introspect; /* --introspect: may introspect any token (RFC 7662 §4) */
 };
 
 static int
@@ -469,6 +471,12 @@ add_parse(int argc, char **argv, struct add_args *a)
                 return tg_cli_usage_error(HELP, "agent add: one agent id only (got \"%s\")",
                                           argv[i]);
             a->id = argv[i];
+            continue;
+        }
+        if (strcmp(argv[i], "--introspect") == 0) {
+            if (a->introspect)
+                return tg_cli_usage_error(HELP, "agent add: --introspect given twice");
+            a->introspect = 1;
             continue;
         }
         for (k = 0, r = 0; k < sizeof(opts) / sizeof(opts[0]); k++) {
@@ -561,6 +569,7 @@ add_build(const struct add_args *in, struct tg_agent *a)
     a->status = TG_AGENT_ACTIVE;
     a->auth_method = TG_AUTH_CLIENT_SECRET_BASIC;
     a->pop = TG_POP_DPOP;
+    a->introspect = in->introspect;
     if (tg_agent_type_parse(in->type, &a->type) != TG_OK)
         return tg_cli_usage_error(HELP, "--type: expected internal, tenant or browsing");
     if (in->auth != NULL && tg_auth_method_parse(in->auth, &a->auth_method) != TG_OK)
@@ -606,9 +615,10 @@ add_print(const struct agent_cmd *c, const struct tg_agent *a, const char *secre
         }
         return tg_cli_print_json(j);
     }
-    printf("added agent %s (%s, owner %s%s%s, auth %s, sender constraint %s)\n", a->id,
+    printf("added agent %s (%s, owner %s%s%s, auth %s, sender constraint %s%s)\n", a->id,
            tg_agent_type_name(a->type), a->owner, a->tenant ? ", tenant " : "",
-           a->tenant ? a->tenant : "", tg_auth_method_name(a->auth_method), tg_pop_name(a->pop));
+           a->tenant ? a->tenant : "", tg_auth_method_name(a->auth_method), tg_pop_name(a->pop),
+           a->introspect ? ", may introspect any token" : "");
     if (secret != NULL)
         print_secret_human(a->id, secret);
     else
@@ -718,14 +728,16 @@ cmd_list(struct agent_cmd *c, int argc, char **argv)
         w[3] = maxw(w[3], list[i].owner);
         w[4] = maxw(w[4], tg_agent_status_name(list[i].status));
     }
-    printf("%-*s  %-*s  %-*s  %-*s  %-*s  %-27s  %s\n", (int)w[0], "ID", (int)w[1], "TYPE",
-           (int)w[2], "TENANT", (int)w[3], "OWNER", (int)w[4], "STATUS", "AUTH", "SENDER");
+    printf("%-*s  %-*s  %-*s  %-*s  %-*s  %-27s  %-7s  %s\n", (int)w[0], "ID", (int)w[1], "TYPE",
+           (int)w[2], "TENANT", (int)w[3], "OWNER", (int)w[4], "STATUS", "AUTH", "SENDER",
+           "INTROSPECT");
     for (i = 0; i < n; i++)
-        printf("%-*s  %-*s  %-*s  %-*s  %-*s  %-27s  %s\n", (int)w[0], list[i].id, (int)w[1],
-               tg_agent_type_name(list[i].type), (int)w[2],
+        printf("%-*s  %-*s  %-*s  %-*s  %-*s  %-27s  %-7s  %s\n", (int)w[0], list[i].id,
+               (int)w[1], tg_agent_type_name(list[i].type), (int)w[2],
                list[i].tenant != NULL ? list[i].tenant : "-", (int)w[3], list[i].owner,
                (int)w[4], tg_agent_status_name(list[i].status),
-               tg_auth_method_name(list[i].auth_method), tg_pop_name(list[i].pop));
+               tg_auth_method_name(list[i].auth_method), tg_pop_name(list[i].pop),
+               list[i].introspect ? "any" : "own");
     tg_store_agent_list_free(list, n);
     return fflush(stdout) == 0 ? TG_CLI_EXIT_OK : tg_cli_error("writing output failed");
 }
@@ -775,6 +787,7 @@ show_human(const struct tg_agent *a, const struct tg_grant *g, size_t n)
     else
         snprintf(lt, sizeof(lt), "server default");
     show_field("max token lifetime:", lt);
+    show_field("introspect:", a->introspect ? "any token of this issuer" : "its own tokens only");
     if (a->jwks != NULL)
         show_jwks(a->jwks);
     show_field("tls subject dn:", a->tls_subject_dn);

@@ -251,7 +251,8 @@ agent_same(const struct tg_agent *a, const struct tg_agent *b)
     return a->type == b->type && same_str(a->owner, b->owner) &&
            same_str(a->tenant, b->tenant) && a->status == b->status &&
            a->auth_method == b->auth_method && a->pop == b->pop &&
-           a->max_token_lifetime == b->max_token_lifetime && same_str(a->jwks, b->jwks) &&
+           a->max_token_lifetime == b->max_token_lifetime && a->introspect == b->introspect &&
+           same_str(a->jwks, b->jwks) &&
            same_str(a->tls_subject_dn, b->tls_subject_dn) &&
            same_str(a->tls_san_dns, b->tls_san_dns) && same_str(a->tls_san_uri, b->tls_san_uri) &&
            same_str(a->cert_x5t, b->cert_x5t) && same_str(a->spiffe_id, b->spiffe_id);

@@ -48,6 +48,9 @@ struct tg_agent {
     enum tg_auth_method auth_method;
     enum tg_pop pop;
     int64_t max_token_lifetime; /* seconds; 0 = the server default */
+    /* 1: may introspect any token of this issuer (a resource server, RFC 7662
+     * §4); 0 (the default): only tokens issued to itself. Always 0 or 1. */
+    int introspect;
     /* Authentication material, by method: */
     uint8_t secret_mac[TG_SECRET_MAC_LEN]; /* HMAC-SHA256 of the client secret */
     int has_secret;

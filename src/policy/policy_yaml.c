@@ -283,6 +283,20 @@ get_int(struct tg_policy_error *err, const struct node *n, const char *what, int
     return TG_OK;
 }
 
+/* Plain true or false only: YAML 1.1's yes/no/on/off and quoted strings
+ * are refused rather than guessed at (a permission must be written plainly). */
+static enum tg_err
+get_bool(struct tg_policy_error *err, const struct node *n, const char *what, int *out)
+{
+    if (n->kind == N_SCALAR && n->plain && strcmp(n->str, "true") == 0)
+        *out = 1;
+    else if (n->kind == N_SCALAR && n->plain && strcmp(n->str, "false") == 0)
+        *out = 0;
+    else
+        return fail_at(err, n, "%s: expected true or false", what);
+    return TG_OK;
+}
+
 /* A list, or nothing at all (an empty "agents:" is no agents). */
 static enum tg_err
 get_seq(struct tg_policy_error *err, const struct node *n, const char *what, size_t max,
@@ -487,10 +501,10 @@ parse_tls(struct tg_policy_error *err, const struct node *n, struct tg_agent *a)
 }
 
 enum agent_key { A_ID, A_TYPE, A_OWNER, A_TENANT, A_AUTH, A_POP, A_LIFETIME, A_STATUS, A_TLS,
-                 A_X5T, A_SPIFFE, A_JWKS, A__COUNT };
+                 A_X5T, A_SPIFFE, A_JWKS, A_INTROSPECT, A__COUNT };
 static const char *const agent_keys[A__COUNT] = {
     "id",     "type", "owner",    "tenant",    "auth", "sender_constraint", "max_token_lifetime",
-    "status", "tls",  "cert_x5t", "spiffe_id", "jwks"};
+    "status", "tls",  "cert_x5t", "spiffe_id", "jwks", "introspect"};
 
 static enum tg_err
 agent_field(struct tg_policy_error *err, int k, const struct node *v, struct tg_agent *a)
@@ -529,6 +543,8 @@ agent_field(struct tg_policy_error *err, int k, const struct node *v, struct tg_
         return get_str(err, v, "spiffe_id", &a->spiffe_id);
     case A_JWKS:
         return get_jwks(err, v, &a->jwks);
+    case A_INTROSPECT:
+        return get_bool(err, v, "introspect", &a->introspect);
     default:
         return TG_ERR_INTERNAL;
     }

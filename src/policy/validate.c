@@ -218,6 +218,7 @@ agent_check(const struct tg_agent *a, struct why *w)
            "sender_constraint: browsing agents may not use bearer tokens");
     BAD_IF(a->max_token_lifetime < 0 || a->max_token_lifetime > TG_POLICY_MAX_LIFETIME, w,
            "max_token_lifetime: 0 to %d seconds", TG_POLICY_MAX_LIFETIME);
+    BAD_IF(a->introspect != 0 && a->introspect != 1, w, "introspect: true or false");
     return auth_material_check(a, w);
 }
 

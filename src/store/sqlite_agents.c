@@ -8,8 +8,9 @@
 #define AGENT_COLS                                                                       \
     "id, type, owner, tenant, status, auth_method, pop, max_token_lifetime, secret_mac, " \
     "jwks, tls_subject_dn, tls_san_dns, tls_san_uri, cert_x5t, spiffe_id, "              \
-    "tokens_not_before, created_at, updated_at"
-#define AGENT_PARAMS "?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18"
+    "tokens_not_before, created_at, updated_at, introspect"
+#define AGENT_PARAMS                                                                      \
+    "?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19"
 
 #define SQL_AGENT_INSERT "INSERT INTO agents (" AGENT_COLS ") VALUES (" AGENT_PARAMS ")"
 
@@ -28,6 +29,7 @@
     " jwks = excluded.jwks, tls_subject_dn = excluded.tls_subject_dn,"                    \
     " tls_san_dns = excluded.tls_san_dns, tls_san_uri = excluded.tls_san_uri,"            \
     " cert_x5t = excluded.cert_x5t, spiffe_id = excluded.spiffe_id,"                      \
+    " introspect = excluded.introspect,"                                                  \
     " tokens_not_before = max(agents.tokens_not_before, excluded.tokens_not_before,"      \
     "   CASE WHEN excluded.status = 2 AND agents.status <> 2"                             \
     "   THEN excluded.updated_at ELSE 0 END),"                                            \
@@ -62,6 +64,8 @@ check_agent(const struct tg_agent *a)
               "agent: missing id");
     TG_ENSURE(agent_enums_ok(a->type, a->status, a->auth_method, a->pop), TG_ERR_INVALID_ARG,
               "agent %s: enumeration out of range", a->id);
+    TG_ENSURE(a->introspect == 0 || a->introspect == 1, TG_ERR_INVALID_ARG,
+              "agent %s: introspect is not 0 or 1", a->id);
     return TG_OK;
 }
 
@@ -88,6 +92,7 @@ bind_agent(sqlite3_stmt *st, const struct tg_agent *a)
     tg_sq_bind_int64(st, 16, a->tokens_not_before, &rc);
     tg_sq_bind_int64(st, 17, a->created_at, &rc);
     tg_sq_bind_int64(st, 18, a->updated_at, &rc);
+    tg_sq_bind_int64(st, 19, a->introspect, &rc);
     return rc;
 }
 
@@ -99,12 +104,16 @@ static enum tg_err
 read_agent(sqlite3_stmt *st, struct tg_agent *a)
 {
     int64_t type = sqlite3_column_int64(st, 1), status = sqlite3_column_int64(st, 4),
-            method = sqlite3_column_int64(st, 5), pop = sqlite3_column_int64(st, 6);
+            method = sqlite3_column_int64(st, 5), pop = sqlite3_column_int64(st, 6),
+            introspect = sqlite3_column_int64(st, 18);
     const void *mac;
 
     memset(a, 0, sizeof(*a));
     TG_ENSURE(agent_enums_ok(type, status, method, pop), TG_ERR_STORE,
               "agents row: enumeration out of range");
+    TG_ENSURE(introspect == 0 || introspect == 1, TG_ERR_STORE,
+              "agents row: introspect is not 0 or 1");
+    a->introspect = (int)introspect;
     a->type = (enum tg_agent_type)type;
     a->status = (enum tg_agent_status)status;
     a->auth_method = (enum tg_auth_method)method;

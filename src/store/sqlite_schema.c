@@ -94,8 +94,16 @@ static const char schema_v1[] =
     "  value BLOB NOT NULL"
     ") STRICT;";
 
+/* Version 2: agents.introspect (RFC 7662 §4: who may introspect tokens
+ * issued to others). Existing agents get 0: none of them gains a right by
+ * the upgrade. ALTER TABLE ... ADD COLUMN keeps the rows and STRICT. */
+static const char schema_v2[] =
+    "ALTER TABLE agents ADD COLUMN"
+    "  introspect INTEGER NOT NULL DEFAULT 0 CHECK (introspect IN (0, 1));";
+
 const struct tg_sq_migration tg_sq_migrations[] = {
     {"inventory, signing keys, revocations, blobs", schema_v1},
+    {"agents.introspect", schema_v2},
 };
 const int tg_sq_migrations_count = (int)(sizeof(tg_sq_migrations) / sizeof(tg_sq_migrations[0]));
 

@@ -160,12 +160,12 @@ fi
 # ---- list / show: all fields, never a secret ------------------------------------
 tg agent list
 check "agent list exits 0" [ "$rc" -eq 0 ]
-[[ "$out" == *ID*TYPE*TENANT*OWNER*STATUS*AUTH*SENDER* ]]; chk "agent list: a table"
+[[ "$out" == *ID*TYPE*TENANT*OWNER*STATUS*AUTH*SENDER*INTROSPECT* ]]; chk "agent list: a table"
 check "agent list: a row per agent" [ "$(printf '%s\n' "$out" | grep -cE '^(crm-bot|acme-helper|spiffe-a) ')" -eq 3 ]
 list_h="$out"
 tg agent list --json
 check "agent list --json parses" is_json "$out"
-check "agent list --json: fields" [ "$(jget "$out" 'sorted(d[0].keys())')" = "['auth', 'has_secret', 'id', 'owner', 'sender_constraint', 'status', 'tenant', 'type']" ]
+check "agent list --json: fields" [ "$(jget "$out" 'sorted(d[0].keys())')" = "['auth', 'has_secret', 'id', 'introspect', 'owner', 'sender_constraint', 'status', 'tenant', 'type']" ]
 check "agent list --json: values" [ "$(jget "$out" '[(a["id"], a["type"], a["tenant"], a["has_secret"]) for a in d]')" = "[('acme-helper', 'tenant', 'acme', True), ('crm-bot', 'internal', None, True), ('spiffe-a', 'internal', None, False)]" ]
 list_j="$out"
 tg agent show crm-bot
@@ -470,6 +470,40 @@ check "no secret ever printed on stderr" bash -c '! grep -q tgs_ "$1"' _ "$tmp/a
 for s in "$s1" "$s2" "$s1b" "$s2b" "$sb"; do
     check "no secret anywhere on disk" nowhere_on_disk "$s"
 done
+
+# ---- introspect: who may introspect others' tokens (RFC 7662 §4) ---------------------
+tg agent show crm-bot --json
+check "introspect defaults to false" [ "$(jget "$out" 'd["introspect"]')" = False ]
+tg agent add rs-gw --type internal --owner ops --introspect --json
+[ "$rc" -eq 0 ] && [ "$(jget "$out" 'd["introspect"]')" = True ]; chk "agent add --introspect"
+tg agent show rs-gw
+[[ "$out" == *"introspect:"*"any token of this issuer"* ]]; chk "agent show: introspect line"
+tg agent list
+check "agent list: introspect column" [ "$(printf '%s\n' "$out" | grep -E '^rs-gw ' | awk '{print $NF}')" = any ]
+tg agent add rs-gw2 --type internal --owner ops --introspect --introspect
+check "--introspect twice: usage" [ "$rc" -eq 2 ]
+cat >"$tmp/intro.yaml" <<'EOF'
+version: 1
+agents:
+  - {id: rs-apply, type: internal, owner: ops, auth: client_secret_basic, introspect: true}
+EOF
+tg apply -f "$tmp/intro.yaml" --json
+check "apply introspect: true creates" [ "$(jget "$out" 'd["agents"]["created"]')" = 1 ]
+tg agent show rs-apply --json
+check "apply introspect: true stored" [ "$(jget "$out" 'd["introspect"]')" = True ]
+tg apply -f "$tmp/intro.yaml" --json
+check "apply introspect: idempotent" [ "$(jget "$out" 'd["agents"]["unchanged"], d["changed"]')" = "1 False" ]
+sed -e 's/introspect: true/introspect: false/' "$tmp/intro.yaml" >"$tmp/intro2.yaml"
+tg apply -f "$tmp/intro2.yaml" --json
+check "apply introspect: false is an update" [ "$(jget "$out" 'd["agents"]["updated"], d["client_secrets"]')" = "1 []" ]
+tg agent show rs-apply --json
+check "apply introspect: false stored" [ "$(jget "$out" 'd["introspect"]')" = False ]
+sed -e 's/, introspect: false//' "$tmp/intro2.yaml" >"$tmp/intro3.yaml"
+tg apply -f "$tmp/intro3.yaml" --json
+check "absent introspect = false: unchanged" [ "$(jget "$out" 'd["agents"]["unchanged"], d["changed"]')" = "1 False" ]
+sed -e 's/introspect: true/introspect: yes/' "$tmp/intro.yaml" >"$tmp/intro4.yaml"
+tg apply -f "$tmp/intro4.yaml"
+[ "$rc" -ne 0 ] && [[ "$err" == *"introspect: expected true or false"* ]]; chk "apply introspect: yes refused"
 
 echo "cli-admin: $p passed, $f failed"
 [ "$f" -eq 0 ]

@@ -186,7 +186,9 @@ test_copy_is_deep(void)
     a.max_token_lifetime = 120;
     memset(a.secret_mac, 7, sizeof(a.secret_mac));
     a.has_secret = 1;
+    a.introspect = 1;
     CHECK_OK(tg_agent_copy(&a, &ac));
+    CHECK(ac.introspect == 1);
     CHECK(ac.id != a.id && strcmp(ac.id, "billing-bot") == 0);
     CHECK(ac.tenant != a.tenant && strcmp(ac.tenant, "demo") == 0);
     CHECK(ac.jwks == NULL && ac.spiffe_id == NULL);
@@ -342,6 +344,7 @@ struct agent_case {
     int type, status, method, pop;
     int64_t lifetime;
     int no_id, no_owner;
+    int introspect; /* the value to set (0 keeps the base's 0) */
 };
 
 #define BAD TG_ERR_POLICY_INVALID
@@ -366,6 +369,9 @@ static const struct agent_case agent_cases[] = {
     {"negative lifetime", BAD, "max_token_lifetime", .lifetime = -1},
     {"lifetime too long", BAD, "max_token_lifetime", .lifetime = TG_POLICY_MAX_LIFETIME + 1},
     {"longest lifetime", TG_OK, NULL, .lifetime = TG_POLICY_MAX_LIFETIME},
+    {"introspect", TG_OK, NULL, .introspect = 1},
+    {"introspect not 0 or 1", BAD, "introspect", .introspect = 2},
+    {"introspect negative", BAD, "introspect", .introspect = -1},
     {"client_secret_post", TG_OK, NULL, .method = TG_AUTH_CLIENT_SECRET_POST},
     {"private_key_jwt without jwks", BAD, "needs jwks", .method = TG_AUTH_PRIVATE_KEY_JWT},
     {"private_key_jwt", TG_OK, NULL, .method = TG_AUTH_PRIVATE_KEY_JWT, .jwks = JWKS_EC},
@@ -440,6 +446,7 @@ agent_case_run(const struct agent_case *c, char *why, size_t why_len)
     a.pop = (enum tg_pop)enum_value(c->pop, (int)a.pop);
     if (c->lifetime != 0)
         a.max_token_lifetime = c->lifetime;
+    a.introspect = c->introspect;
     rv = tg_agent_validate_msg(&a, why, why_len);
     tg_agent_reset(&a);
     return rv;

@@ -400,6 +400,38 @@ test_grant_endpoints_checked(void)
     REFUSED(doc, 0, 11, "METHOD /path");
 }
 
+/* introspect: plain true or false; absent is false. */
+static void
+test_introspect_key(void)
+{
+    static const char doc[] =
+        "version: 1\nagents:\n"
+        "  - {id: rs, type: internal, owner: o, auth: client_secret_basic, introspect: true}\n"
+        "  - {id: b, type: internal, owner: o, auth: client_secret_basic, introspect: false}\n"
+        "  - {id: c, type: internal, owner: o, auth: client_secret_basic}\n";
+    struct tg_policy p;
+    struct tg_policy_error e;
+
+    CHECK_OK(tg_policy_parse_yaml(doc, strlen(doc), TG_POLICY_YAML_SELF_CONTAINED, &p, &e));
+    CHECK(p.n_agents == 3);
+    if (p.n_agents == 3)
+        CHECK(p.agents[0].introspect == 1 && p.agents[1].introspect == 0 &&
+              p.agents[2].introspect == 0);
+    tg_policy_reset(&p);
+    REFUSED("version: 1\nagents:\n  - {id: a, type: internal, owner: o, "
+            "auth: client_secret_basic, introspect: yes}\n",
+            0, 3, "introspect: expected true or false");
+    REFUSED("version: 1\nagents:\n  - {id: a, type: internal, owner: o, "
+            "auth: client_secret_basic, introspect: \"true\"}\n",
+            0, 3, "introspect: expected true or false");
+    REFUSED("version: 1\nagents:\n  - {id: a, type: internal, owner: o, "
+            "auth: client_secret_basic, introspect: [true]}\n",
+            0, 3, "introspect: expected true or false");
+    REFUSED("version: 1\nagents:\n  - {id: a, type: internal, owner: o, "
+            "auth: client_secret_basic, introspect: 1}\n",
+            0, 3, "introspect: expected true or false");
+}
+
 static void
 test_record_validation(void)
 {
@@ -641,6 +673,7 @@ main(void)
     RUN(test_references);
     RUN(test_grant_endpoints_checked);
     RUN(test_record_validation);
+    RUN(test_introspect_key);
     RUN(test_document_shape);
     RUN(test_billion_laughs);
     RUN(test_caps);

@@ -137,6 +137,7 @@ t_agent_full(struct tg_agent *a, const char *id)
     a->auth_method = TG_AUTH_SPIFFE_X509;
     a->pop = TG_POP_MTLS;
     a->max_token_lifetime = 300;
+    a->introspect = 1;
     for (i = 0; i < TG_SECRET_MAC_LEN; i++)
         a->secret_mac[i] = (uint8_t)(0xA0 + i + (unsigned char)id[0]);
     a->has_secret = 1;
@@ -172,7 +173,8 @@ t_agent_eq(const struct tg_agent *a, const struct tg_agent *b)
     return t_streq(a->id, b->id) && a->type == b->type && t_streq(a->owner, b->owner) &&
            t_streq(a->tenant, b->tenant) && a->status == b->status &&
            a->auth_method == b->auth_method && a->pop == b->pop &&
-           a->max_token_lifetime == b->max_token_lifetime && a->has_secret == b->has_secret &&
+           a->max_token_lifetime == b->max_token_lifetime && a->introspect == b->introspect &&
+           a->has_secret == b->has_secret &&
            (!a->has_secret || memcmp(a->secret_mac, b->secret_mac, TG_SECRET_MAC_LEN) == 0) &&
            t_streq(a->jwks, b->jwks) && t_streq(a->tls_subject_dn, b->tls_subject_dn) &&
            t_streq(a->tls_san_dns, b->tls_san_dns) && t_streq(a->tls_san_uri, b->tls_san_uri) &&

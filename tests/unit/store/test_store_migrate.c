@@ -88,6 +88,50 @@ test_not_a_database(void)
     CHECK(s == NULL);
 }
 
+/* A data directory written by the version-1 schema (before agents.introspect)
+ * opens: its agents are kept, none may introspect, and the new column is
+ * read and written from then on. */
+static void
+test_v1_to_v2_introspect(void)
+{
+    const char *path = t_db_path("v1");
+    struct tg_store *s = NULL;
+    struct tg_agent a, got;
+    sqlite3 *db = NULL;
+    int v = -1;
+
+    memset(&a, 0, sizeof(a));
+    memset(&got, 0, sizeof(got));
+    CHECK(sqlite3_open(path, &db) == SQLITE_OK);
+    CHECK_OK(tg_sq_migrate(db, tg_sq_migrations, 1, &v));
+    CHECK(v == 1);
+    CHECK(sqlite3_exec(db,
+                       "INSERT INTO agents (id, type, owner, status, auth_method, pop,"
+                       " max_token_lifetime, tokens_not_before, created_at, updated_at)"
+                       " VALUES ('old-agent', 1, 'o@example.com', 1, 1, 1, 0, 0, 10, 10)",
+                       NULL, NULL, NULL) == SQLITE_OK);
+    CHECK(t_sql_int(db, "SELECT count(*) FROM pragma_table_info('agents') "
+                        "WHERE name = 'introspect'") == 0);
+    sqlite3_close(db);
+
+    CHECK(tg_sq_migrations_count >= 2);
+    CHECK_OK(tg_store_open_sqlite(path, &s));
+    CHECK(tg_store_schema_version(s) == tg_sq_migrations_count);
+    CHECK_OK(tg_store_agent_get(s, "old-agent", &got));
+    CHECK(t_streq(got.owner, "o@example.com") && got.created_at == 10);
+    CHECK(got.introspect == 0);
+    CHECK_OK(tg_agent_copy(&got, &a));
+    a.introspect = 1;
+    CHECK_OK(tg_store_agent_put(s, &a));
+    tg_agent_reset(&got);
+    CHECK_OK(tg_store_agent_get(s, "old-agent", &got));
+    CHECK(got.introspect == 1);
+    tg_agent_reset(&got);
+    tg_agent_reset(&a);
+    tg_store_close(s);
+    CHECK(t_file_sql_int(path, "SELECT version FROM schema_version") == tg_sq_migrations_count);
+}
+
 /* The runner on a schema of its own. */
 static const struct tg_sq_migration steps[] = {
     {"one", "CREATE TABLE t1 (x INTEGER NOT NULL) STRICT;"},
@@ -166,6 +210,7 @@ main(void)
     RUN(test_from_empty_file);
     RUN(test_future_version_refused);
     RUN(test_not_a_database);
+    RUN(test_v1_to_v2_introspect);
     RUN(test_runner_steps);
     RUN(test_runner_from_zero);
     t_dir_remove();

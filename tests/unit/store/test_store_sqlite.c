@@ -68,7 +68,27 @@ test_agent_roundtrip(void)
     CHECK_OK(tg_store_agent_get(s, "agent-min", &got));
     CHECK(t_agent_eq(&b, &got));
     CHECK(got.tenant == NULL && got.jwks == NULL && got.spiffe_id == NULL && !got.has_secret);
+    CHECK(got.introspect == 0);
     tg_agent_reset(&got);
+    CHECK(t_sql_int(s->db, "SELECT introspect FROM agents WHERE id = 'agent-full'") == 1);
+
+    /* A put changes introspect both ways. */
+    b.introspect = 1;
+    CHECK_OK(tg_store_agent_put(s, &b));
+    CHECK_OK(tg_store_agent_get(s, "agent-min", &got));
+    CHECK(got.introspect == 1);
+    tg_agent_reset(&got);
+    b.introspect = 0;
+    CHECK_OK(tg_store_agent_put(s, &b));
+    CHECK_OK(tg_store_agent_get(s, "agent-min", &got));
+    CHECK(got.introspect == 0);
+    tg_agent_reset(&got);
+    /* Only 0 or 1, refused before the schema; the schema's CHECK too. */
+    b.introspect = 2;
+    CHECK_ERR(tg_store_agent_put(s, &b), TG_ERR_INVALID_ARG);
+    b.introspect = 0;
+    CHECK(sqlite3_exec(s->db, "UPDATE agents SET introspect = 2 WHERE id = 'agent-min'", NULL,
+                       NULL, NULL) != SQLITE_OK);
 
     CHECK_OK(tg_store_agent_find_spiffe(s, a.spiffe_id, &got));
     CHECK(t_agent_eq(&a, &got));
