@@ -59,6 +59,8 @@ suite "integration: authorization server (default)" /usr/bin/python3 tests/integ
 suite "integration: authorization server (asan)" /usr/bin/python3 tests/integration/test_as.py build/asan/tollgate
 suite "integration: client authentication (default)" /usr/bin/python3 tests/integration/test_as_auth.py build/default/tollgate
 suite "integration: client authentication (asan)" /usr/bin/python3 tests/integration/test_as_auth.py build/asan/tollgate
+suite "integration: who may introspect and revoke (default)" /usr/bin/python3 tests/integration/test_introspect.py build/default/tollgate
+suite "integration: who may introspect and revoke (asan)" /usr/bin/python3 tests/integration/test_introspect.py build/asan/tollgate
 suite "integration: gateway (default)" /usr/bin/python3 tests/integration/test_gateway.py build/default/tollgate
 suite "integration: gateway (asan)" /usr/bin/python3 tests/integration/test_gateway.py build/asan/tollgate
 suite "integration: tenant-bound routing (default)" /usr/bin/python3 tests/integration/test_tenant.py build/default/tollgate

@@ -74,6 +74,23 @@ audit(struct tg_as *as, const struct tg_http_request *req, const char *event,
     TG_IGNORE(tg_audit_emit(as->audit, &ev));
 }
 
+/* RFC 7662 §4: the server "SHOULD require protected resources to be
+ * specifically authorized to call the introspection endpoint". An agent
+ * registered with `introspect` (a resource server) may introspect any token
+ * of this issuer; any other agent only the tokens issued to itself (the
+ * token's client_id is its id). A token without client_id belongs to no
+ * one: only an introspecting agent sees it. */
+static int
+may_introspect(const struct tg_client *c, const struct tg_jwt *jwt)
+{
+    const char *owner;
+
+    if (c->agent.introspect == 1)
+        return 1;
+    owner = tg_jwt_claim_str(jwt->claims, "client_id");
+    return owner != NULL && c->agent.id != NULL && strcmp(owner, c->agent.id) == 0;
+}
+
 void
 tg_handle_introspect(void *ctx, const struct tg_http_request *req, struct tg_http_response *res)
 {
@@ -81,10 +98,11 @@ tg_handle_introspect(void *ctx, const struct tg_http_request *req, struct tg_htt
     struct tg_form form;
     struct tg_client client;
     struct tg_jwt jwt;
-    const char *token, *why = NULL;
+    const char *token, *why = NULL, *refused_jti = NULL;
     json_t *out = NULL;
     char *text = NULL;
     enum tg_err e;
+    int active, refused = 0;
     const char *k;
     json_t *v;
     static const char *const copy[] = {"scope", "client_id", "sub", "aud", "iss", "exp", "iat",
@@ -109,7 +127,17 @@ tg_handle_introspect(void *ctx, const struct tg_http_request *req, struct tg_htt
         goto out;
     }
     out = json_object();
-    if (tg_as_check_token(as, token, &jwt, &why) == TG_OK) {
+    active = tg_as_check_token(as, token, &jwt, &why) == TG_OK;
+    if (active && !may_introspect(&client, &jwt)) {
+        /* RFC 7662 §2.2: "the protected resource is not allowed to introspect
+         * this particular token" is answered like any inactive token, by the
+         * same code below, so the caller cannot tell that it exists. */
+        active = 0;
+        refused = 1;
+        refused_jti = tg_jwt_claim_str(jwt.claims, "jti");
+        why = "token issued to another client, and this client may introspect only its own";
+    }
+    if (active) {
         json_object_set_new(out, "active", json_true());
         for (i = 0; i < sizeof(copy) / sizeof(copy[0]); i++) {
             k = copy[i];
@@ -127,7 +155,10 @@ tg_handle_introspect(void *ctx, const struct tg_http_request *req, struct tg_htt
     } else {
         /* RFC 7662 §2.2: nothing but active=false for an inactive token. */
         json_object_set_new(out, "active", json_false());
-        audit(as, req, "introspect", &client, "allow", NULL, why, NULL);
+        /* The audit log (never the caller) tells a refusal from an inactive
+         * token; it names the jti, never the token. */
+        audit(as, req, "introspect", &client, refused ? "deny" : "allow", refused_jti,
+              why, NULL);
     }
     text = json_dumps(out, JSON_COMPACT);
     if (text == NULL || tg_http_response_json(res, 200, text) != TG_OK)
@@ -175,7 +206,11 @@ tg_handle_revoke(void *ctx, const struct tg_http_request *req, struct tg_http_re
     }
     owner = tg_jwt_claim_str(jwt.claims, "client_id");
     jti = tg_jwt_claim_str(jwt.claims, "jti");
-    /* RFC 7009 §2.1: only the client the token was issued to may revoke it. */
+    /* RFC 7009 §2.1: the server "verifies whether the token was issued to the
+     * client making the revocation request. If this validation fails, the
+     * request is refused and the client is informed of the error" (§2.2.1:
+     * an RFC 6749 §5.2 error). Only the owner may revoke, whatever its
+     * introspect right: introspection reads, revocation destroys. */
     if (owner == NULL || strcmp(owner, client.agent.id) != 0) {
         audit(as, req, "revoke", &client, "deny", jti, "token was issued to another client",
               "unauthorized_client");

@@ -128,7 +128,7 @@ agents:
   - {id: bearer-bot, type: internal, owner: bob@example.com, auth: client_secret_post,
      sender_constraint: bearer}
   - {id: gateway-introspector, type: internal, owner: ops@example.com,
-     auth: client_secret_basic, sender_constraint: bearer}
+     auth: client_secret_basic, sender_constraint: bearer, introspect: true}
 grants:
   - {agent: bearer-bot, tool: demo, actions: [read]}
 """)
