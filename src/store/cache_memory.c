@@ -7,6 +7,13 @@
  * the table only ever holds live entries and each entry is reclaimed once.
  * Lookups are O(1) on average; inserts and reclamation O(log n).
  *
+ * No insert pays for the table's growth at once: when it must grow, the
+ * bucket array doubles and the old one is moved over a few buckets per
+ * insert (incremental rehashing), so a table of a million live jtis never
+ * stalls every request for the tens of milliseconds a whole rehash takes.
+ * The heap's array is reserved for max_entries up front (untouched pages
+ * cost no memory) and never copied.
+ *
  * The cache never forgets a live entry to make room: when it holds
  * max_entries live entries it refuses (TG_ERR_CACHE_FULL) and the caller
  * refuses the request. An entry is live while now <= expires_at. */
@@ -19,6 +26,11 @@
 #include "store/cache.h"
 
 #define INITIAL_BUCKETS 16
+/* Old buckets moved to the new array per insert while the table grows. A
+ * doubling from n to 2n buckets happens at 3n/4 entries and the next one at
+ * 3n/2, 3n/4 inserts later; moving the n old buckets takes n/MIGRATE_STEP
+ * inserts, so a growth has always ended before the next is due. */
+#define MIGRATE_STEP 16
 
 struct entry {
     struct entry *next; /* bucket chain */
@@ -36,6 +48,10 @@ struct mem_cache {
     pthread_mutex_t cache_lock; /* guards everything below */
     struct entry **buckets;
     size_t n_buckets; /* a power of two */
+    /* While growing: the previous array, its size, and how many of its
+     * buckets (from 0) have been moved into `buckets` already. */
+    struct entry **old;
+    size_t n_old, moved;
     struct entry **heap; /* min-heap on expires_at */
     size_t heap_cap;
     size_t count; /* entries in the table (== in the heap) */
@@ -88,12 +104,27 @@ heap_down(struct mem_cache *m, size_t i)
 
 /* ---- table ---- */
 
+/* The bucket that holds (or would hold) an entry of this hash: in the old
+ * array while that part of it has not been moved yet. */
+static struct entry **
+bucket(struct mem_cache *m, uint64_t hash)
+{
+    size_t j;
+
+    if (m->old != NULL) {
+        j = hash & (m->n_old - 1);
+        if (j >= m->moved)
+            return &m->old[j];
+    }
+    return &m->buckets[hash & (m->n_buckets - 1)];
+}
+
 static struct entry *
 find(struct mem_cache *m, uint64_t hash, const uint8_t *key, size_t len)
 {
     struct entry *e;
 
-    for (e = m->buckets[hash & (m->n_buckets - 1)]; e != NULL; e = e->next)
+    for (e = *bucket(m, hash); e != NULL; e = e->next)
         if (e->hash == hash && e->key_len == len && memcmp(e->key, key, len) == 0)
             return e;
     return NULL;
@@ -102,11 +133,35 @@ find(struct mem_cache *m, uint64_t hash, const uint8_t *key, size_t len)
 static void
 unlink_entry(struct mem_cache *m, struct entry *e)
 {
-    struct entry **pp = &m->buckets[e->hash & (m->n_buckets - 1)];
+    struct entry **pp = bucket(m, e->hash);
 
     while (*pp != e)
         pp = &(*pp)->next;
     *pp = e->next;
+}
+
+/* Move up to `steps` old buckets into the new array; the old array goes
+ * when the last one has moved. */
+static void
+migrate(struct mem_cache *m, size_t steps)
+{
+    struct entry *e, *next;
+    size_t b;
+
+    while (m->old != NULL && steps-- > 0) {
+        for (e = m->old[m->moved]; e != NULL; e = next) {
+            next = e->next;
+            b = e->hash & (m->n_buckets - 1);
+            e->next = m->buckets[b];
+            m->buckets[b] = e;
+        }
+        m->old[m->moved] = NULL;
+        if (++m->moved == m->n_old) {
+            free(m->old);
+            m->old = NULL;
+            m->n_old = m->moved = 0;
+        }
+    }
 }
 
 /* Drop every entry that expired before `now`, oldest first. */
@@ -127,56 +182,33 @@ reclaim(struct mem_cache *m, int64_t now)
     }
 }
 
-/* Double the bucket array. On failure the table keeps working, only with
- * longer chains. */
+/* Start doubling the bucket array (migrate() moves the entries over). A
+ * growth still under way is finished first. On failure the table keeps
+ * working, only with longer chains. */
 static void
 grow_buckets(struct mem_cache *m)
 {
-    struct entry **nb, *e, *next;
-    size_t i, n = m->n_buckets * 2;
+    struct entry **nb;
+    size_t n = m->n_buckets * 2;
 
     if (n > SIZE_MAX / sizeof(*nb))
         return;
     nb = calloc(n, sizeof(*nb));
     if (nb == NULL)
         return;
-    for (i = 0; i < m->n_buckets; i++) {
-        for (e = m->buckets[i]; e != NULL; e = next) {
-            next = e->next;
-            e->next = nb[e->hash & (n - 1)];
-            nb[e->hash & (n - 1)] = e;
-        }
-    }
-    free(m->buckets);
+    migrate(m, SIZE_MAX);
+    m->old = m->buckets;
+    m->n_old = m->n_buckets;
+    m->moved = 0;
     m->buckets = nb;
     m->n_buckets = n;
-}
-
-/* Room in the heap for one more entry (never beyond max_entries). */
-static enum tg_err
-reserve_heap(struct mem_cache *m)
-{
-    struct entry **nh;
-    size_t cap;
-
-    if (m->count < m->heap_cap)
-        return TG_OK;
-    cap = m->heap_cap * 2;
-    if (cap > m->max_entries)
-        cap = m->max_entries;
-    nh = realloc(m->heap, cap * sizeof(*nh));
-    TG_ENSURE(nh != NULL, TG_ERR_NOMEM, "replay cache: growing the heap");
-    m->heap = nh;
-    m->heap_cap = cap;
-    return TG_OK;
 }
 
 static enum tg_err
 insert_locked(struct mem_cache *m, uint64_t hash, const uint8_t *key, size_t len,
               int64_t expires_at, int64_t now)
 {
-    struct entry *e;
-    size_t b;
+    struct entry *e, **pb;
 
     reclaim(m, now);
     if (find(m, hash, key, len) != NULL) {
@@ -190,8 +222,8 @@ insert_locked(struct mem_cache *m, uint64_t hash, const uint8_t *key, size_t len
         tg_err_raise(TG_ERR_CACHE_FULL, "replay cache: %zu live entries", m->count);
         return TG_ERR_CACHE_FULL;
     }
-    TG_GUARD(reserve_heap(m));
-    if (m->count + 1 > m->n_buckets / 4 * 3)
+    migrate(m, MIGRATE_STEP);
+    if (m->old == NULL && m->count + 1 > m->n_buckets / 4 * 3)
         grow_buckets(m);
     e = malloc(sizeof(*e) + len);
     TG_ENSURE(e != NULL, TG_ERR_NOMEM, "replay cache: entry");
@@ -199,9 +231,9 @@ insert_locked(struct mem_cache *m, uint64_t hash, const uint8_t *key, size_t len
     e->expires_at = expires_at;
     e->key_len = len;
     memcpy(e->key, key, len);
-    b = hash & (m->n_buckets - 1);
-    e->next = m->buckets[b];
-    m->buckets[b] = e;
+    pb = bucket(m, hash);
+    e->next = *pb;
+    *pb = e;
     heap_set(m, m->count, e);
     m->count++;
     heap_up(m, e->heap_idx);
@@ -239,6 +271,7 @@ mem_free(struct tg_cache *c)
         free(m->heap[i]);
     free(m->heap);
     free(m->buckets);
+    free(m->old);
     pthread_mutex_destroy(&m->cache_lock);
     free(m);
 }
@@ -261,7 +294,7 @@ tg_cache_memory_new(size_t max_entries)
     m->base.ops = &mem_ops;
     m->max_entries = max_entries;
     m->n_buckets = INITIAL_BUCKETS;
-    m->heap_cap = max_entries < INITIAL_BUCKETS ? max_entries : INITIAL_BUCKETS;
+    m->heap_cap = max_entries;
     m->buckets = calloc(m->n_buckets, sizeof(*m->buckets));
     m->heap = calloc(m->heap_cap, sizeof(*m->heap));
     if (m->buckets == NULL || m->heap == NULL || tg_random(m->seed, sizeof(m->seed)) != TG_OK) {

@@ -206,6 +206,46 @@ test_many(void)
     tg_cache_free(c);
 }
 
+/* Growth is incremental: while the bucket array is being moved, an entry
+ * may sit in the old or the new array. Replays of keys from before, during
+ * and after each doubling are caught at every step, and expiry (which
+ * unlinks from either array) goes on meanwhile: keys of even i live until
+ * i + 50, keys of odd i for good. */
+static void
+test_growth_interleaved(void)
+{
+    enum { N = 20000 };
+    struct tg_cache *c = tg_cache_memory_new(N);
+    char key[32];
+    int i, j, bad = 0;
+
+    if (c == NULL) {
+        CHECK(c != NULL);
+        return;
+    }
+    for (i = 0; i < N; i++) {
+        snprintf(key, sizeof(key), "k-%d", i);
+        bad += ins(c, key, i % 2 == 0 ? i + 50 : 1000000, i) != TG_OK;
+        /* The key just put, one from long before, and one from just before
+         * a doubling (entries 12, 24, 48, ... 3/4 of 16 << k). */
+        bad += ins(c, key, 1000000, i) != TG_ERR_REPLAY;
+        j = (i / 2) | 1; /* odd: still live */
+        snprintf(key, sizeof(key), "k-%d", j);
+        bad += j < i && ins(c, key, 1000000, i) != TG_ERR_REPLAY;
+        j = (i * 3 / 4) | 1;
+        snprintf(key, sizeof(key), "k-%d", j);
+        bad += j < i && ins(c, key, 1000000, i) != TG_ERR_REPLAY;
+        /* An even key 60 steps back has expired: new again (then expired
+         * at once, so it takes no room). */
+        if (i >= 60 && i % 2 == 0) {
+            snprintf(key, sizeof(key), "k-%d", i - 60);
+            bad += ins(c, key, i - 1, i) != TG_OK;
+        }
+    }
+    CHECK(bad == 0);
+    tg_cache_free(c);
+}
+
 #define THREADS 4
 #define DISTINCT 5000
 #define SHARED 5000
@@ -309,6 +349,7 @@ int
 main(void)
 {
     RUN(test_new_and_replay);
+    RUN(test_growth_interleaved);
     RUN(test_expiry_and_reuse);
     RUN(test_full_refusal);
     RUN(test_already_expired_takes_no_room);
