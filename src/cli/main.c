@@ -58,6 +58,14 @@ cmd_help(int argc, char **argv)
     return 0;
 }
 
+#ifdef TG_JEMALLOC
+/* jemalloc's options (its `malloc_conf`; MALLOC_CONF in the environment
+ * still adds to them): return freed memory to the system from a background
+ * thread, not inline in whichever request frees or allocates next — inline
+ * purging put 10-25 ms stalls into the token endpoint's p99 at half load. */
+__attribute__((visibility("default"))) const char *malloc_conf = "background_thread:true";
+#endif
+
 int
 main(int argc, char **argv)
 {
