@@ -822,6 +822,28 @@ on_retry(evutil_socket_t fd, short what, void *arg)
         evconnlistener_enable(evhttp_bound_socket_get_listener(site->bound));
 }
 
+/* Shutdown: a stream already under way has no natural end to wait for (an
+ * SSE feed, an MCP GET stream). Its owner stops, and the response ends
+ * cleanly now (the last chunk; for HTTP/1.0, the close), so the client
+ * reconnects elsewhere instead of the shutdown waiting out the write
+ * timeout. A deferred response not yet started keeps the deadline. */
+static void
+end_started_streams(struct worker *w)
+{
+    struct tg_http_stream *st, *next;
+
+    for (st = w->streams; st != NULL; st = next) {
+        next = st->next;
+        if (!st->started)
+            continue;
+        if (st->cancel != NULL)
+            st->cancel(st->cancel_arg);
+        st->cancel = NULL;
+        st->drain = NULL;
+        tg_http_stream_end(st, 1);
+    }
+}
+
 static void
 on_deadline(evutil_socket_t fd, short what, void *arg)
 {
@@ -854,6 +876,7 @@ on_worker_stop(evutil_socket_t fd, short what, void *arg)
         }
         event_del(site->retry_ev);
     }
+    end_started_streams(w);
     if (w->inflight > 0)
         evtimer_add(w->deadline_ev, &w->s->write_tv);
     maybe_finish(w);
