@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "cli/cli.h"
+#include "core/mem.h"
 #include "tollgate.h"
 
 struct subcommand {
@@ -71,6 +72,8 @@ main(int argc, char **argv)
 {
     size_t i;
 
+    /* Before jansson allocates anything (core/mem.h). */
+    tg_json_wipe_install();
     if (argc < 2) {
         usage(stdout);
         return 0;

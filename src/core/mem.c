@@ -1,6 +1,10 @@
 #include "core/mem.h"
 
+#include <malloc.h>
+#include <stdlib.h>
 #include <string.h>
+
+#include <jansson.h>
 
 void
 tg_wipe(void *p, size_t len)
@@ -33,4 +37,22 @@ tg_hex_digit(int c)
     if (c >= 'A' && c <= 'F')
         return c - 'A' + 10;
     return -1;
+}
+
+void (*tg_json_wipe_inner_free)(void *p) = free;
+
+void
+tg_json_wipe_free(void *p)
+{
+    if (p == NULL)
+        return;
+    /* The usable size covers what jansson wrote, whatever it asked for. */
+    tg_wipe(p, malloc_usable_size(p));
+    tg_json_wipe_inner_free(p);
+}
+
+void
+tg_json_wipe_install(void)
+{
+    json_set_alloc_funcs(malloc, tg_json_wipe_free);
 }
