@@ -55,6 +55,11 @@ int tg_cli_uses_secret(enum tg_auth_method m);
  * prints the secret once and wipes it with tg_wipe. */
 enum tg_err tg_cli_new_secret(const struct tg_cli_ctx *ctx, char secret[TG_SECRET_LEN + 1],
                               uint8_t mac[TG_SECRET_MAC_LEN]) TG_MUST_CHECK;
+/* The one place a secret is ever printed: a client secret, on stdout, right
+ * after `agent add`, `agent rotate-secret` or `apply` made it (the issue's
+ * "shown once"; only its HMAC is stored, so it cannot be shown again). Logs,
+ * audit lines and every other output name the client id only. */
+void tg_cli_show_secret(const char *client_id, const char *secret);
 
 /* An agent as JSON: never secret material (has_secret says whether one is
  * set). `full` adds every field and "grants" (the n_grants of `grants`).

@@ -386,6 +386,29 @@ agent_not_found(enum tg_err rv, const char *id)
     return tg_cli_fail(rv, "agent \"%s\"", id);
 }
 
+/* The start of every command on one existing agent: its id from argv, the
+ * data directory open, a store transaction begun and the agent read in it
+ * (rolled back again when there is none). 0, or the exit status. */
+static int
+begin_on_agent(struct agent_cmd *c, int argc, char **argv, const char *what, const char **id,
+               struct tg_agent *a)
+{
+    enum tg_err rv;
+    int rc;
+
+    if ((rc = one_id(argc, argv, id)) != 0 || (rc = open_ctx(c)) != 0)
+        return rc;
+    rv = tg_store_begin(c->ctx.store);
+    if (rv != TG_OK)
+        return tg_cli_fail(rv, "%s", what);
+    rv = tg_store_agent_get(c->ctx.store, *id, a);
+    if (rv != TG_OK) {
+        tg_store_rollback(c->ctx.store);
+        return agent_not_found(rv, *id);
+    }
+    return 0;
+}
+
 /* The audit event of an agent change. */
 static enum tg_err
 audit_agent(struct tg_cli_ctx *ctx, const char *event, const struct tg_agent *a,
@@ -421,10 +444,10 @@ commit_with_audit(struct tg_cli_ctx *ctx, const char *event, const struct tg_age
     return rv;
 }
 
-static void
-print_secret_human(const char *id, const char *secret)
+void
+tg_cli_show_secret(const char *client_id, const char *secret)
 {
-    printf("client_id: %s\n", id);
+    printf("client_id: %s\n", client_id);
     printf("client_secret: %s (shown once; store it now)\n", secret);
 }
 
@@ -620,7 +643,7 @@ add_print(const struct agent_cmd *c, const struct tg_agent *a, const char *secre
            a->tenant ? a->tenant : "", tg_auth_method_name(a->auth_method), tg_pop_name(a->pop),
            a->introspect ? ", may introspect any token" : "");
     if (secret != NULL)
-        print_secret_human(a->id, secret);
+        tg_cli_show_secret(a->id, secret);
     else
         printf("client_id: %s\n", a->id);
     return fflush(stdout) == 0 ? TG_CLI_EXIT_OK : tg_cli_error("writing output failed");
@@ -862,18 +885,10 @@ cmd_status(struct agent_cmd *c, int argc, char **argv, enum tg_agent_status st)
     int rc, changed = 0;
 
     memset(&a, 0, sizeof(a));
-    if ((rc = one_id(argc, argv, &id)) != 0)
+    if ((rc = begin_on_agent(c, argc, argv,
+                             st == TG_AGENT_DISABLED ? "agent disable" : "agent enable", &id,
+                             &a)) != 0)
         return rc;
-    if ((rc = open_ctx(c)) != 0)
-        return rc;
-    rv = tg_store_begin(c->ctx.store);
-    if (rv != TG_OK)
-        return tg_cli_fail(rv, "agent %s", argv[1]);
-    rv = tg_store_agent_get(c->ctx.store, id, &a);
-    if (rv != TG_OK) {
-        tg_store_rollback(c->ctx.store);
-        return agent_not_found(rv, id);
-    }
     if (a.status == st) {
         tg_store_rollback(c->ctx.store); /* nothing to change, nothing to record */
     } else {
@@ -916,18 +931,8 @@ cmd_rotate_secret(struct agent_cmd *c, int argc, char **argv)
     memset(&a, 0, sizeof(a));
     memset(secret, 0, sizeof(secret));
     memset(mac, 0, sizeof(mac));
-    if ((rc = one_id(argc, argv, &id)) != 0)
+    if ((rc = begin_on_agent(c, argc, argv, "agent rotate-secret", &id, &a)) != 0)
         return rc;
-    if ((rc = open_ctx(c)) != 0)
-        return rc;
-    rv = tg_store_begin(c->ctx.store);
-    if (rv != TG_OK)
-        return tg_cli_fail(rv, "agent rotate-secret");
-    rv = tg_store_agent_get(c->ctx.store, id, &a);
-    if (rv != TG_OK) {
-        tg_store_rollback(c->ctx.store);
-        return agent_not_found(rv, id);
-    }
     if (!tg_cli_uses_secret(a.auth_method)) {
         tg_store_rollback(c->ctx.store);
         rc = tg_cli_error("agent \"%s\" authenticates with %s and has no client secret", id,
@@ -951,7 +956,7 @@ cmd_rotate_secret(struct agent_cmd *c, int argc, char **argv)
         rc = tg_cli_print_json(j);
     } else {
         printf("new client secret for agent %s; the previous one no longer works\n", id);
-        print_secret_human(id, secret);
+        tg_cli_show_secret(id, secret);
         rc = fflush(stdout) == 0 ? TG_CLI_EXIT_OK : tg_cli_error("writing output failed");
     }
 out:
@@ -975,18 +980,8 @@ cmd_remove(struct agent_cmd *c, int argc, char **argv)
     int rc;
 
     memset(&a, 0, sizeof(a));
-    if ((rc = one_id(argc, argv, &id)) != 0)
+    if ((rc = begin_on_agent(c, argc, argv, "agent remove", &id, &a)) != 0)
         return rc;
-    if ((rc = open_ctx(c)) != 0)
-        return rc;
-    rv = tg_store_begin(c->ctx.store);
-    if (rv != TG_OK)
-        return tg_cli_fail(rv, "agent remove");
-    rv = tg_store_agent_get(c->ctx.store, id, &a);
-    if (rv != TG_OK) {
-        tg_store_rollback(c->ctx.store);
-        return agent_not_found(rv, id);
-    }
     rv = tg_store_grant_list(c->ctx.store, id, &g, &n);
     if (rv == TG_OK) {
         details = json_pack("{s:I}", "grants_removed", (json_int_t)n);

@@ -602,8 +602,7 @@ report_human(const struct apply *ap)
             printf("agent %s would get a client secret (printed once, when applied)\n",
                    p->agents[i].id);
         else
-            printf("client_secret for %s: %s (shown once; store it now)\n", p->agents[i].id,
-                   ap->secrets[i]);
+            tg_cli_show_secret(p->agents[i].id, ap->secrets[i]);
     }
     return fflush(stdout) == 0 ? TG_CLI_EXIT_OK : tg_cli_error("writing output failed");
 }
