@@ -90,10 +90,7 @@ info_free(void *v)
 static void
 info_cache_init(void)
 {
-    struct tg_clock_cache_opts o = {.capacity = CERT_INFO_CACHE, .free_value = info_free};
-
-    if (tg_random(o.seed, sizeof(o.seed)) == TG_OK)
-        info_cache = tg_clock_cache_new(&o);
+    info_cache = tg_clock_cache_new_random(CERT_INFO_CACHE, info_free);
 }
 
 /* A deep copy of `in` into `out` (zeroed first); 0 when out of memory

@@ -85,6 +85,11 @@ enum tg_err tg_random(void *buf, size_t len) TG_MUST_CHECK;
  * time (one RAND_bytes call, with its fork checks, per 32 ids of 16 bytes);
  * a fork empties the pool. Never for keys, secrets or nonces. len <= 64. */
 enum tg_err tg_random_id(void *buf, size_t len) TG_MUST_CHECK;
+/* A bounded cache (core/clock_cache.h) whose hash is keyed from the DRBG, so
+ * nobody can choose keys that land in one chain. NULL when capacity is out
+ * of range, randomness fails or memory runs out. */
+struct tg_clock_cache;
+struct tg_clock_cache *tg_clock_cache_new_random(size_t capacity, void (*free_value)(void *));
 
 /* Certificates: DER of the first certificate in a PEM text. */
 enum tg_err tg_cert_pem_to_der(const char *pem, size_t len, struct tg_buf *der) TG_MUST_CHECK;

@@ -6,6 +6,8 @@
 #include <openssl/evp.h>
 #include <openssl/rand.h>
 
+#include "core/clock_cache.h"
+#include "core/mem.h"
 #include "crypto/crypto.h"
 #include "crypto/md.h"
 
@@ -98,4 +100,17 @@ tg_random_id(void *buf, size_t len)
     memset(pool.bytes + pool.used, 0, len);
     pool.used += len;
     return TG_OK;
+}
+
+struct tg_clock_cache *
+tg_clock_cache_new_random(size_t capacity, void (*free_value)(void *))
+{
+    struct tg_clock_cache_opts o = {.capacity = capacity, .free_value = free_value};
+    struct tg_clock_cache *c;
+
+    if (tg_random(o.seed, sizeof(o.seed)) != TG_OK)
+        return NULL;
+    c = tg_clock_cache_new(&o);
+    tg_wipe(o.seed, sizeof(o.seed)); /* the table keeps its own copy */
+    return c;
 }

@@ -24,17 +24,9 @@ copy_key(const void *v, void *arg)
 struct tg_jwk_cache *
 tg_jwk_cache_new(size_t capacity)
 {
-    struct tg_clock_cache_opts o = {.capacity = capacity, .free_value = free_key};
-    struct tg_jwk_cache *c;
+    struct tg_jwk_cache *c = malloc(sizeof(*c));
 
-    if (capacity == 0 || capacity > TG_CLOCK_CACHE_MAX_CAPACITY ||
-        tg_random(o.seed, sizeof(o.seed)) != TG_OK)
-        return NULL;
-    c = malloc(sizeof(*c));
-    if (c == NULL)
-        return NULL;
-    c->t = tg_clock_cache_new(&o);
-    if (c->t == NULL) {
+    if (c == NULL || (c->t = tg_clock_cache_new_random(capacity, free_key)) == NULL) {
         free(c);
         return NULL;
     }

@@ -108,16 +108,12 @@ hc_value_free(void *p)
 struct tg_jws_header_cache *
 tg_jws_header_cache_new(size_t capacity)
 {
-    struct tg_clock_cache_opts o = {.capacity = capacity, .free_value = hc_value_free};
     struct tg_jws_header_cache *c;
 
-    if (capacity == 0 || capacity > HC_MAX_CAPACITY || tg_random(o.seed, sizeof(o.seed)) != TG_OK)
+    if (capacity > HC_MAX_CAPACITY)
         return NULL;
     c = malloc(sizeof(*c));
-    if (c == NULL)
-        return NULL;
-    c->t = tg_clock_cache_new(&o);
-    if (c->t == NULL) {
+    if (c == NULL || (c->t = tg_clock_cache_new_random(capacity, hc_value_free)) == NULL) {
         free(c);
         return NULL;
     }

@@ -27,17 +27,9 @@ copy_token(const void *v, void *arg)
 struct tg_token_cache *
 tg_token_cache_new(size_t capacity)
 {
-    struct tg_clock_cache_opts o = {.capacity = capacity, .free_value = free_token};
-    struct tg_token_cache *c;
+    struct tg_token_cache *c = malloc(sizeof(*c));
 
-    if (capacity == 0 || capacity > TG_CLOCK_CACHE_MAX_CAPACITY ||
-        tg_random(o.seed, sizeof(o.seed)) != TG_OK)
-        return NULL;
-    c = malloc(sizeof(*c));
-    if (c == NULL)
-        return NULL;
-    c->t = tg_clock_cache_new(&o);
-    if (c->t == NULL) {
+    if (c == NULL || (c->t = tg_clock_cache_new_random(capacity, free_token)) == NULL) {
         free(c);
         return NULL;
     }
