@@ -5,7 +5,8 @@
 # usage: fuzz/run.sh [BUILD_DIR] [SECONDS_PER_TARGET]     (build/fuzz, 15)
 #
 # Each target runs on a temporary copy of its seed corpus (the repository's
-# corpus is never modified) with the JOSE dictionary. libFuzzer's output goes
+# corpus is never modified) with its dictionary, fuzz/<target>.dict, or the
+# JOSE one when it has none. libFuzzer's output goes
 # to BUILD_DIR/fuzz-<target>.log; crash, leak and timeout reproducers go to
 # BUILD_DIR/fuzz-artifacts/. One line per target:
 #   fuzz-<target>: 1 passed, 0 failed
@@ -14,7 +15,7 @@ set -u
 
 BUILD_DIR=${1:-build/fuzz}
 SECS=${2:-15}
-TARGETS="jws jwk policy"
+TARGETS="jws jwk policy http"
 
 FUZZ_DIR=$(cd "$(dirname "$0")" && pwd)
 case $SECS in
