@@ -45,8 +45,9 @@ struct tg_http_head {
  * earlier call got, so feeding a head in pieces stays linear. Returns OK
  * with *head_len = bytes up to and including the empty line; MORE when not
  * there yet; TOO_LARGE when the head would exceed `max` bytes (counting
- * from the request line; leading empty lines excluded). Does not modify
- * buf. */
+ * from the request line; leading empty lines excluded), or when the leading
+ * empty lines alone exceed `max` (so a peer cannot send them for ever).
+ * Does not modify buf. */
 enum tg_http_parse_rc tg_http_head_end(const char *buf, size_t len, size_t max, size_t *scan,
                                        size_t *head_len);
 
@@ -75,7 +76,13 @@ struct tg_http_chunked {
  * limit: going past it is TOO_LARGE, 413); *used = bytes of in consumed.
  * Returns OK once the body is complete (st->done = 1; *used may be less
  * than n: the rest belongs to the next request), MORE when all of in was
- * consumed and more is needed, BAD when malformed. */
+ * consumed and more is needed, BAD when malformed. Lines end with CRLF only
+ * (a bare LF is BAD); a size line (size, extensions, CRLF) over 4096 bytes
+ * is BAD; a trailer section over 8192 bytes is TOO_LARGE, and so is a chunk
+ * size that `out` could not take, before any of its data; an allocation
+ * failure in `out` is BAD. The result does not depend on how the input is
+ * split across calls. After BAD or TOO_LARGE (*used = bytes before the
+ * offending one) every call returns the same; after OK, OK with *used = 0. */
 enum tg_http_parse_rc tg_http_chunked_decode(struct tg_http_chunked *st, const uint8_t *in,
                                              size_t n, struct tg_buf *out, size_t *used);
 
