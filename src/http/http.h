@@ -1,4 +1,4 @@
-/* HTTP/1.1 server on libevent 2 (evhttp) with OpenSSL 3 TLS. It knows no
+/* HTTP/1.1 server on libevent 2 event loops with OpenSSL 3 TLS. It knows no
  * OAuth: other folders register handlers on a router; a handler reads a
  * tg_http_request and fills a tg_http_response, synchronously, on the
  * worker thread that owns the connection, or defers it (tg_http_defer) and
@@ -213,9 +213,8 @@ struct tg_http_config {
     size_t n_listeners;
     int workers;               /* 0 = one per core */
     int read_timeout_s, write_timeout_s; /* 0 = 30 */
-    /* 0 = defaults above. Over the limit: a JSON 431 / 413. Over twice the
-     * limit libevent 2.1 answers itself (413 or 400, with its own small
-     * HTML body) before any callback can run. */
+    /* 0 = defaults above. Over the limit: a JSON 431 / 413, then the
+     * connection closes (lingering, so the client reads the answer). */
     size_t max_headers_size, max_body_size;
     /* NULL-terminated addresses ("127.0.0.1", "::1") or CIDR ranges
      * ("10.0.0.0/8") of TLS-terminating proxies allowed to pass the client

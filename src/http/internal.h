@@ -4,13 +4,15 @@
 #define TG_HTTP_INTERNAL_H
 
 #include <netinet/in.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <sys/time.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/socket.h>
 
-#include <event2/keyvalq_struct.h>
-
 #include "http/http.h"
+#include "http/parse.h"
 
 /* Longest text form of a peer address ("ffff:...:255.255.255.255"). */
 #define TG_HTTP_ADDR_TEXT 64
@@ -19,25 +21,27 @@
 /* Cap on a client certificate (DER, or URL-encoded PEM in a proxy header). */
 #define TG_HTTP_CERT_MAX 16384
 
-struct site;
-struct evhttp_request;
+struct conn;
 
 struct tg_http_request {
     const char *method, *path, *query;
-    struct evkeyvalq *headers;  /* evhttp's input headers, or own_headers */
+    /* The header fields in arrival order (the proxy certificate headers
+     * already removed): in the connection's buffer, or own_fields. */
+    struct tg_http_field *fields;
+    size_t n_fields;
     struct tg_slice body;
     char peer[TG_HTTP_ADDR_TEXT];
     int tls;
     const char *base_url;
-    struct tg_buf cert;         /* client certificate, DER */
+    struct tg_buf cert;         /* client certificate, DER (request_new) */
+    struct tg_slice cert_der;   /* what tg_http_client_cert returns */
     int cert_verified;
-    int headers_too_large;      /* over max_headers_size: 431 */
-    /* The server's own: where a deferred response goes (NULL when built by
-     * tg_http_request_new). */
-    struct site *site;
-    struct evhttp_request *ereq;
+    /* The server's own: the connection the response goes to (NULL when
+     * built by tg_http_request_new). */
+    struct conn *conn;
     /* Owned copies of a request built by tg_http_request_new. */
-    struct evkeyvalq own_headers;
+    struct tg_http_field *own_fields;
+    size_t n_own_fields;
     char *own_method, *own_path, *own_query, *own_base_url;
     uint8_t *own_body;
 };
@@ -46,8 +50,9 @@ struct tg_http_request {
 #define TG_HTTP_HDR_NGINX_CERT "X-SSL-Client-Cert"
 #define TG_HTTP_HDR_XFCC "X-Forwarded-Client-Cert"
 
-/* Remove every occurrence of the proxy certificate headers. */
-void tg_http_strip_proxy_headers(struct evkeyvalq *headers);
+/* Remove every occurrence of the proxy certificate headers from
+ * fields[0..*n), keeping the others in order. */
+void tg_http_strip_proxy_headers(struct tg_http_field *fields, size_t *n);
 /* 1 when `name` is an RFC 9110 token (a valid field name or method). */
 int tg_http_is_token(const char *name);
 
@@ -88,8 +93,7 @@ enum tg_err tg_http_xfcc_cert(struct tg_slice header, struct tg_slice *cert) TG_
 
 /* --- TLS (tls.c): the only file here that includes OpenSSL headers --- */
 
-struct bufferevent;
-struct event_base;
+struct ssl_st; /* OpenSSL's SSL, opaque outside tls.c */
 struct tg_http_tls;
 
 /* The listener's SSL_CTX (TLS listeners) and client CA store (any listener
@@ -97,15 +101,111 @@ struct tg_http_tls;
 enum tg_err tg_http_tls_new(const struct tg_http_listener *l, struct tg_http_tls **out)
     TG_MUST_CHECK;
 void tg_http_tls_free(struct tg_http_tls *t);
-/* A server-side TLS bufferevent for a new connection, or NULL. */
-struct bufferevent *tg_http_tls_bufferevent(struct tg_http_tls *t, struct event_base *base);
-/* Whether `bev` is TLS and, if so, its client certificate (DER appended to
- * `der`, nothing when none) and whether it chained to the client CA. */
-enum tg_err tg_http_tls_peer_cert(struct bufferevent *bev, int *is_tls, struct tg_buf *der,
-                                  int *verified) TG_MUST_CHECK;
+
+/* Non-blocking TLS on an accepted socket: an SSL in the server role on fd,
+ * or NULL. The calls below say what the socket must become before the next
+ * try (WANT_READ, WANT_WRITE), or that the connection is over (EOF: the
+ * peer closed or reset; ERROR: a TLS failure, logged at debug level). */
+enum tg_http_io {
+    TG_HTTP_IO_OK = 0,
+    TG_HTTP_IO_WANT_READ,
+    TG_HTTP_IO_WANT_WRITE,
+    TG_HTTP_IO_EOF,
+    TG_HTTP_IO_ERROR,
+};
+struct ssl_st *tg_http_tls_ssl_new(struct tg_http_tls *t, int fd);
+void tg_http_tls_ssl_free(struct ssl_st *ssl);
+enum tg_http_io tg_http_tls_handshake(struct ssl_st *ssl);
+enum tg_http_io tg_http_tls_read(struct ssl_st *ssl, void *p, size_t n, size_t *got);
+enum tg_http_io tg_http_tls_write(struct ssl_st *ssl, const void *p, size_t n, size_t *wrote);
+/* 1 when decrypted bytes wait inside the SSL (the socket will not say so). */
+int tg_http_tls_pending(struct ssl_st *ssl);
+/* Sends close_notify once, without waiting for the peer's. */
+void tg_http_tls_close_notify(struct ssl_st *ssl);
+/* The client certificate of a finished handshake (DER appended to `der`,
+ * nothing when none) and whether it chained to the client CA. */
+enum tg_err tg_http_tls_peer_cert(struct ssl_st *ssl, struct tg_buf *der, int *verified)
+    TG_MUST_CHECK;
 /* A PEM certificate from a trusted proxy: DER appended to `der` and whether
  * it chains to the listener's client CA (t may be NULL: no CA). */
 enum tg_err tg_http_tls_proxy_cert(const struct tg_http_tls *t, struct tg_slice pem,
                                    struct tg_buf *der, int *verified) TG_MUST_CHECK;
+
+/* --- the server (server.c: listeners, workers, stop; conn.c: connections) --- */
+
+struct event;
+struct event_base;
+
+#define TG_HTTP_MAX_LISTENERS 4 /* = the size of tg_http_config.listeners */
+#define TG_HTTP_WORKER_DATA_MAX 8
+
+struct tg_http_listener_state {
+    int tls;
+    int accept_self_signed;
+    struct tg_http_tls *tls_ctx; /* SSL_CTX and/or client CA store, or NULL */
+    int fd;
+    int port;
+    char base_url[TG_HTTP_BASE_URL_MAX];
+};
+
+struct tg_http_worker;
+
+/* One listener served by one worker. */
+struct tg_http_site {
+    struct tg_http_worker *w;
+    struct tg_http_listener_state *l;
+    int fd;                    /* this worker's listening socket, or -1 */
+    int own_fd;                /* closed with the worker (not the listener's) */
+    struct event *accept_ev;
+    struct event *retry_ev;    /* re-enables accepting after an accept error */
+};
+
+struct tg_http_worker {
+    struct tg_http_server *s;
+    struct event_base *base;
+    struct event *stop_ev, *deadline_ev;
+    struct tg_http_site sites[TG_HTTP_MAX_LISTENERS];
+    pthread_t thread;
+    int started;
+    int stopping;              /* this worker's thread only */
+    size_t busy;               /* connections with a response under way */
+    struct conn *conns;        /* every open connection */
+    const struct timeval *read_tv, *write_tv; /* common timeouts of this base */
+    char date[40];             /* RFC 9110 §5.6.7 IMF-fixdate, for the Date field */
+    long long date_sec;
+    struct {
+        const void *key;
+        void *data;
+        void (*free_fn)(void *data);
+    } data[TG_HTTP_WORKER_DATA_MAX];
+    size_t n_data;
+};
+
+struct tg_http_server {
+    struct tg_http_listener_state l[TG_HTTP_MAX_LISTENERS];
+    size_t n_listeners;
+    struct tg_http_worker *w;
+    size_t n_workers;
+    const struct tg_http_router *router;
+    struct tg_http_cidr *proxies;
+    size_t n_proxies;
+    size_t max_body, max_headers;
+    struct timeval read_tv, write_tv;
+    struct event_base *ctl;    /* the thread in tg_http_server_run: stop and signals */
+    struct event *ctl_stop_ev;
+    atomic_int ran;
+};
+
+/* A new connection on `site` (conn.c): takes fd (closes it on failure). */
+void tg_http_conn_accept(struct tg_http_site *site, int fd, const struct sockaddr *sa);
+/* Stop: close what is idle or half-read, end started streams cleanly, and
+ * let responses under way finish (with Connection: close). */
+void tg_http_conn_stop_all(struct tg_http_worker *w);
+/* Close every connection now (deadline, worker exit); streams are cut and
+ * their owners told. */
+void tg_http_conn_close_all(struct tg_http_worker *w);
+/* The worker's loop ends once it is stopping and nothing is busy. */
+void tg_http_worker_maybe_finish(struct tg_http_worker *w);
+int tg_http_peer_is_trusted(const struct tg_http_server *s, const struct tg_http_ip *ip);
 
 #endif

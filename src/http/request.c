@@ -4,8 +4,6 @@
 #include <string.h>
 #include <strings.h>
 
-#include <event2/http.h>
-
 #include "http/internal.h"
 
 const char *
@@ -29,40 +27,36 @@ tg_http_query(const struct tg_http_request *r)
 const char *
 tg_http_header(const struct tg_http_request *r, const char *name)
 {
-    if (r->headers == NULL || name == NULL)
+    size_t i;
+
+    if (name == NULL)
         return NULL;
-    return evhttp_find_header(r->headers, name);
+    for (i = 0; i < r->n_fields; i++) {
+        if (strcasecmp(r->fields[i].name, name) == 0)
+            return r->fields[i].value;
+    }
+    return NULL;
 }
 
 size_t
 tg_http_header_count(const struct tg_http_request *r, const char *name)
 {
-    const struct evkeyval *kv;
-    size_t n = 0;
-
-    if (r->headers == NULL || name == NULL)
-        return 0;
-    for (kv = r->headers->tqh_first; kv != NULL; kv = kv->next.tqe_next) {
-        if (strcasecmp(kv->key, name) == 0)
-            n++;
-    }
-    return n;
+    return tg_http_header_values(r, name, NULL, 0);
 }
 
 size_t
 tg_http_header_values(const struct tg_http_request *r, const char *name, const char **out,
                       size_t max)
 {
-    const struct evkeyval *kv;
-    size_t n = 0;
+    size_t i, n = 0;
 
-    if (r->headers == NULL || name == NULL)
+    if (name == NULL)
         return 0;
-    for (kv = r->headers->tqh_first; kv != NULL; kv = kv->next.tqe_next) {
-        if (strcasecmp(kv->key, name) != 0)
+    for (i = 0; i < r->n_fields; i++) {
+        if (strcasecmp(r->fields[i].name, name) != 0)
             continue;
         if (n < max)
-            out[n] = kv->value;
+            out[n] = r->fields[i].value;
         n++;
     }
     return n;
@@ -72,13 +66,11 @@ int
 tg_http_header_each(const struct tg_http_request *r,
                     int (*fn)(void *arg, const char *name, const char *value), void *arg)
 {
-    const struct evkeyval *kv;
+    size_t i;
     int stop;
 
-    if (r->headers == NULL)
-        return 0;
-    for (kv = r->headers->tqh_first; kv != NULL; kv = kv->next.tqe_next) {
-        stop = fn(arg, kv->key, kv->value);
+    for (i = 0; i < r->n_fields; i++) {
+        stop = fn(arg, r->fields[i].name, r->fields[i].value);
         if (stop != 0)
             return stop;
     }
@@ -112,22 +104,27 @@ tg_http_base_url(const struct tg_http_request *r)
 struct tg_slice
 tg_http_client_cert(const struct tg_http_request *r)
 {
-    return tg_slice(r->cert.p, r->cert.len);
+    return r->cert_der;
 }
 
 int
 tg_http_client_cert_verified(const struct tg_http_request *r)
 {
-    return r->cert.len > 0 && r->cert_verified;
+    return r->cert_der.len > 0 && r->cert_verified;
 }
 
 void
-tg_http_strip_proxy_headers(struct evkeyvalq *headers)
+tg_http_strip_proxy_headers(struct tg_http_field *fields, size_t *n)
 {
-    while (evhttp_remove_header(headers, TG_HTTP_HDR_NGINX_CERT) == 0)
-        ;
-    while (evhttp_remove_header(headers, TG_HTTP_HDR_XFCC) == 0)
-        ;
+    size_t i, kept = 0;
+
+    for (i = 0; i < *n; i++) {
+        if (strcasecmp(fields[i].name, TG_HTTP_HDR_NGINX_CERT) == 0 ||
+            strcasecmp(fields[i].name, TG_HTTP_HDR_XFCC) == 0)
+            continue;
+        fields[kept++] = fields[i];
+    }
+    *n = kept;
 }
 
 int
@@ -169,6 +166,7 @@ tg_http_request_new(const struct tg_http_request_spec *spec, struct tg_http_requ
     enum tg_err rv = TG_OK;
     struct tg_http_request *r = NULL;
     const char *const *h;
+    size_t n = 0;
     int fail = 0;
 
     *out = NULL;
@@ -177,9 +175,6 @@ tg_http_request_new(const struct tg_http_request_spec *spec, struct tg_http_requ
     TG_CHECK(spec->body.len == 0 || spec->body.p != NULL, TG_ERR_INVALID_ARG, "body");
     r = calloc(1, sizeof(*r));
     TG_CHECK(r != NULL, TG_ERR_NOMEM, "request");
-    r->own_headers.tqh_first = NULL;
-    r->own_headers.tqh_last = &r->own_headers.tqh_first;
-    r->headers = &r->own_headers;
     tg_buf_init(&r->cert, TG_HTTP_CERT_MAX);
 
     r->own_method = dup_or_null(spec->method, &fail);
@@ -203,16 +198,32 @@ tg_http_request_new(const struct tg_http_request_spec *spec, struct tg_http_requ
     for (h = spec->headers; h != NULL && h[0] != NULL; h += 2) {
         TG_CHECK(h[1] != NULL, TG_ERR_INVALID_ARG, "header %s without a value", h[0]);
         TG_CHECK(tg_http_is_token(h[0]), TG_ERR_INVALID_ARG, "bad header name");
-        TG_CHECK(evhttp_add_header(r->headers, h[0], h[1]) == 0, TG_ERR_INVALID_ARG,
-                 "bad header %s", h[0]);
+        TG_CHECK(strpbrk(h[1], "\r\n") == NULL, TG_ERR_INVALID_ARG, "bad header %s", h[0]);
+        n++;
     }
-    tg_http_strip_proxy_headers(r->headers);
+    if (n > 0) {
+        /* Two halves: the owned strings (freed with the request), and the
+         * view handlers see, without the proxy certificate headers. */
+        r->own_fields = calloc(2 * n, sizeof(*r->own_fields));
+        TG_CHECK(r->own_fields != NULL, TG_ERR_NOMEM, "fields");
+        for (h = spec->headers; r->n_own_fields < n; h += 2) {
+            r->own_fields[r->n_own_fields].name = dup_or_null(h[0], &fail);
+            r->own_fields[r->n_own_fields].value = dup_or_null(h[1], &fail);
+            r->n_own_fields++;
+        }
+        TG_CHECK(!fail, TG_ERR_NOMEM, "fields");
+        r->fields = r->own_fields + n;
+        memcpy(r->fields, r->own_fields, n * sizeof(*r->fields));
+        r->n_fields = n;
+        tg_http_strip_proxy_headers(r->fields, &r->n_fields);
+    }
 
     snprintf(r->peer, sizeof(r->peer), "%s", spec->peer != NULL ? spec->peer : "127.0.0.1");
     r->tls = spec->tls != 0;
     if (spec->client_cert.len > 0) {
         TG_CHECK(spec->client_cert.p != NULL, TG_ERR_INVALID_ARG, "client_cert");
         TG_TRY(tg_buf_append(&r->cert, spec->client_cert.p, spec->client_cert.len));
+        r->cert_der = tg_slice(r->cert.p, r->cert.len);
         r->cert_verified = spec->client_cert_verified != 0;
     }
     *out = r;
@@ -225,9 +236,15 @@ out:
 void
 tg_http_request_free(struct tg_http_request *r)
 {
+    size_t i;
+
     if (r == NULL)
         return;
-    evhttp_clear_headers(&r->own_headers);
+    for (i = 0; i < r->n_own_fields; i++) {
+        free((char *)r->own_fields[i].name);
+        free((char *)r->own_fields[i].value);
+    }
+    free(r->own_fields);
     tg_buf_reset(&r->cert);
     free(r->own_method);
     free(r->own_path);

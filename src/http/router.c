@@ -262,7 +262,7 @@ tg_http_router_dispatch(const struct tg_http_router *r, const struct tg_http_req
         else if (strcmp(o->method, "GET") == 0)
             get = o;
     }
-    /* RFC 9110 §9.3.2: HEAD is GET without the content (evhttp drops it). */
+    /* RFC 9110 §9.3.2: HEAD is GET without the content (the server drops it). */
     if (chosen == NULL && get != NULL && strcmp(method, "HEAD") == 0)
         chosen = get;
     if (chosen == NULL)

@@ -4,8 +4,9 @@
  * bundle, §2.2 self-signed kept but reported unverified) and certificates a
  * trusted proxy passes in a header, verified against the same CA bundle.
  *
- * bufferevent_openssl needs an SSL *, so this file includes OpenSSL headers;
- * it is the only one in src/http/ that does. */
+ * This file is the only one in src/http/ that includes OpenSSL headers;
+ * the server holds its connections' SSL objects as opaque pointers and
+ * reads and writes them through the calls here. */
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,9 +17,6 @@
 #include <openssl/x509.h>
 #include <openssl/x509_vfy.h>
 #include <openssl/x509v3.h>
-
-#include <event2/bufferevent.h>
-#include <event2/bufferevent_ssl.h>
 
 #include "core/log.h"
 #include "http/internal.h"
@@ -116,6 +114,9 @@ ctx_new(const struct tg_http_listener *l, struct tg_http_tls *t)
     TG_CHECK(SSL_CTX_set_session_id_context(ctx, sid_ctx, sizeof(sid_ctx) - 1) == 1,
              TG_ERR_INTERNAL, "session id context");
     SSL_CTX_set_app_data(ctx, t);
+    /* One read(2) for a record's header and body (and whatever follows);
+     * the server asks SSL_has_pending before waiting on the socket again. */
+    SSL_CTX_set_read_ahead(ctx, 1);
 
     switch (l->client_cert) {
     case TG_HTTP_CERT_NONE:
@@ -193,28 +194,102 @@ tg_http_tls_free(struct tg_http_tls *t)
     free(t);
 }
 
-struct bufferevent *
-tg_http_tls_bufferevent(struct tg_http_tls *t, struct event_base *base)
+SSL *
+tg_http_tls_ssl_new(struct tg_http_tls *t, int fd)
 {
     SSL *ssl;
-    struct bufferevent *bev;
 
     if (t == NULL || t->ctx == NULL)
         return NULL;
     ssl = SSL_new(t->ctx);
-    if (ssl == NULL) {
+    if (ssl == NULL || SSL_set_fd(ssl, fd) != 1) {
+        SSL_free(ssl);
         ERR_clear_error();
         return NULL;
     }
-    /* On failure libevent frees the SSL itself (BEV_OPT_CLOSE_ON_FREE). */
-    bev = bufferevent_openssl_socket_new(base, -1, ssl, BUFFEREVENT_SSL_ACCEPTING,
-                                         BEV_OPT_CLOSE_ON_FREE);
-    if (bev == NULL)
-        return NULL;
-    /* Clients often close without close_notify; that ends the connection,
-     * it is not an error worth logging. */
-    bufferevent_openssl_set_allow_dirty_shutdown(bev, 1);
-    return bev;
+    SSL_set_accept_state(ssl);
+    /* Writes may return after part of a buffer went out; the caller keeps
+     * the rest and offers it again from wherever it sits. */
+    SSL_set_mode(ssl, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER |
+                          SSL_MODE_RELEASE_BUFFERS);
+    return ssl;
+}
+
+void
+tg_http_tls_ssl_free(SSL *ssl)
+{
+    SSL_free(ssl);
+}
+
+/* OpenSSL's answer as ours. The error queue is left empty either way, so
+ * one connection's failure never shows up in another's call. */
+static enum tg_http_io
+io_result(SSL *ssl, int rc)
+{
+    int e = SSL_get_error(ssl, rc);
+
+    switch (e) {
+    case SSL_ERROR_WANT_READ:
+        return TG_HTTP_IO_WANT_READ;
+    case SSL_ERROR_WANT_WRITE:
+        return TG_HTTP_IO_WANT_WRITE;
+    case SSL_ERROR_ZERO_RETURN:
+        ERR_clear_error();
+        return TG_HTTP_IO_EOF;
+    case SSL_ERROR_SYSCALL:
+        ERR_clear_error();
+        return TG_HTTP_IO_EOF; /* the peer reset or went away */
+    case SSL_ERROR_SSL:
+    default:
+        if (tg_log_get_level() >= TG_LOG_DEBUG) {
+            unsigned long err = ERR_peek_error();
+            char msg[256];
+
+            ERR_error_string_n(err, msg, sizeof(msg));
+            tg_log_debug("TLS: %s", msg);
+        }
+        ERR_clear_error();
+        return TG_HTTP_IO_ERROR;
+    }
+}
+
+enum tg_http_io
+tg_http_tls_handshake(SSL *ssl)
+{
+    int rc = SSL_do_handshake(ssl);
+
+    return rc == 1 ? TG_HTTP_IO_OK : io_result(ssl, rc);
+}
+
+enum tg_http_io
+tg_http_tls_read(SSL *ssl, void *p, size_t n, size_t *got)
+{
+    int rc = SSL_read_ex(ssl, p, n, got);
+
+    return rc == 1 ? TG_HTTP_IO_OK : io_result(ssl, rc);
+}
+
+enum tg_http_io
+tg_http_tls_write(SSL *ssl, const void *p, size_t n, size_t *wrote)
+{
+    int rc = SSL_write_ex(ssl, p, n, wrote);
+
+    return rc == 1 ? TG_HTTP_IO_OK : io_result(ssl, rc);
+}
+
+int
+tg_http_tls_pending(SSL *ssl)
+{
+    return SSL_has_pending(ssl);
+}
+
+void
+tg_http_tls_close_notify(SSL *ssl)
+{
+    /* Best effort, one try: a peer that is gone does not hold us up. */
+    if (SSL_is_init_finished(ssl))
+        (void)SSL_shutdown(ssl);
+    ERR_clear_error();
 }
 
 static enum tg_err
@@ -234,16 +309,12 @@ append_der(X509 *x, struct tg_buf *der)
 }
 
 enum tg_err
-tg_http_tls_peer_cert(struct bufferevent *bev, int *is_tls, struct tg_buf *der, int *verified)
+tg_http_tls_peer_cert(SSL *ssl, struct tg_buf *der, int *verified)
 {
-    SSL *ssl = bufferevent_openssl_get_ssl(bev);
     X509 *x;
     enum tg_err rv;
 
-    *is_tls = ssl != NULL;
     *verified = 0;
-    if (ssl == NULL)
-        return TG_OK;
     x = SSL_get0_peer_certificate(ssl);
     if (x == NULL)
         return TG_OK;

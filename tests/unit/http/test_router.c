@@ -193,7 +193,7 @@ test_exact_and_methods(void)
         CHECK(t_raw_status(reply) == 204 && n > 4 && strcmp(reply + n - 4, "\r\n\r\n") == 0);
     }
     t_resp_free(&r);
-    /* Methods are case-sensitive; evhttp refuses unknown ones itself. */
+    /* Methods are case-sensitive; the server answers 501 to ones it does not implement. */
     get(&r, "get", "/a");
     CHECK(r.status != 200);
     t_resp_free(&r);
