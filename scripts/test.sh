@@ -67,6 +67,8 @@ suite "integration: tenant-bound routing (default)" /usr/bin/python3 tests/integ
 suite "integration: tenant-bound routing (asan)" /usr/bin/python3 tests/integration/test_tenant.py build/asan/tollgate
 suite "integration: MCP tools (default)" /usr/bin/python3 tests/integration/test_mcp.py build/default/tollgate
 suite "integration: MCP tools (asan)" /usr/bin/python3 tests/integration/test_mcp.py build/asan/tollgate
+suite "integration: HTTP/1.1 connections under hostile clients (default)" /usr/bin/python3 tests/integration/test_http_robust.py build/default/tollgate
+suite "integration: HTTP/1.1 connections under hostile clients (asan)" /usr/bin/python3 tests/integration/test_http_robust.py build/asan/tollgate
 suite "integration: streaming (default)" /usr/bin/python3 tests/integration/test_stream.py build/default/tollgate
 suite "integration: streaming (asan)" /usr/bin/python3 tests/integration/test_stream.py build/asan/tollgate
 suite "integration: nginx auth_request (default)" /usr/bin/python3 tests/integration/test_nginx.py build/default/tollgate
