@@ -282,7 +282,12 @@ conn_flush(struct conn *c)
                 want_write(c);
                 return 0;
             case TG_HTTP_IO_WANT_READ:
+                /* (A TLS 1.3 key update.) The read event takes the next
+                 * try, on even if a full input buffer had turned it off,
+                 * bounded by the write timeout. */
                 c->write_wants_read = 1;
+                event_add(&c->rev, c->w->write_tv);
+                c->rev_on = 1;
                 return 0;
             case TG_HTTP_IO_EOF:
             case TG_HTTP_IO_ERROR:
@@ -1063,6 +1068,8 @@ on_read(evutil_socket_t fd, short what, void *arg)
         flush_from_loop(c);
         if (c->dead)
             goto out;
+        if (c->state == C_DEFERRED || c->state == C_STREAM)
+            event_add(&c->rev, NULL); /* no read timeout there (tg_http_defer) */
     }
     if (c->state == C_HANDSHAKE) {
         handshake(c);
