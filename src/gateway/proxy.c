@@ -221,7 +221,7 @@ struct xfer {
     int audited, audit_failed;  /* the event is written / could not be */
     long code;
     struct event *timer;            /* total timeout, then the stream's idle timeout */
-    struct event *resume;           /* unpause from the loop, not from evhttp's callback */
+    struct event *resume;           /* unpause from the loop, not from the server's drain callback */
     size_t n;
     struct {
         char *name, *value;
@@ -743,8 +743,9 @@ on_resume(evutil_socket_t fd, short what, void *arg)
     pool_check(p);
 }
 
-/* evhttp wrote everything queued: resume a paused upstream from the loop
- * (unpausing here would re-enter evhttp from its own callback). */
+/* The server wrote everything queued: resume a paused upstream from the loop
+ * (unpausing here would deliver data into the server from inside its own
+ * write path). */
 static void
 on_drain(void *arg)
 {
