@@ -51,7 +51,9 @@ tg_buf_reserve(struct tg_buf *b, size_t len, uint8_t **out)
     TG_ENSURE(len <= b->cap && b->len <= b->cap - len, TG_ERR_TOO_LARGE, "buffer cap %zu", b->cap);
     need = b->len + len + 1;
     if (need > b->alloc) {
-        nalloc = b->alloc ? b->alloc : 64;
+        /* 256 first: most buffers (JSON texts, headers, lines) then grow
+         * once or never. */
+        nalloc = b->alloc ? b->alloc : 256;
         while (nalloc < need)
             nalloc *= 2;
         if (nalloc > b->cap + 1)
@@ -72,7 +74,7 @@ tg_buf_reserve(struct tg_buf *b, size_t len, uint8_t **out)
 }
 
 enum tg_err
-tg_buf_append(struct tg_buf *b, const void *p, size_t len)
+tg_buf_append_slow(struct tg_buf *b, const void *p, size_t len)
 {
     uint8_t *dst;
 

@@ -34,7 +34,22 @@ struct tg_buf {
 void tg_buf_init(struct tg_buf *b, size_t cap);
 void tg_buf_init_secret(struct tg_buf *b, size_t cap);
 void tg_buf_reset(struct tg_buf *b);
-enum tg_err tg_buf_append(struct tg_buf *b, const void *p, size_t len) TG_MUST_CHECK;
+enum tg_err tg_buf_append_slow(struct tg_buf *b, const void *p, size_t len) TG_MUST_CHECK;
+
+/* Appends; TG_ERR_TOO_LARGE past the cap. Inline when it fits what is
+ * allocated (and the cap): the common case of every JSON and header writer. */
+static inline TG_MUST_CHECK enum tg_err
+tg_buf_append(struct tg_buf *b, const void *p, size_t len)
+{
+    /* +1 keeps room for tg_buf_cstr's NUL (as tg_buf_reserve does). */
+    if (b->alloc - b->len > len && b->cap - b->len >= len) {
+        if (len > 0)
+            __builtin_memcpy(b->p + b->len, p, len);
+        b->len += len;
+        return TG_OK;
+    }
+    return tg_buf_append_slow(b, p, len);
+}
 enum tg_err tg_buf_append_str(struct tg_buf *b, const char *s) TG_MUST_CHECK;
 /* Ensure room for `len` more bytes and return where they go (not committed). */
 enum tg_err tg_buf_reserve(struct tg_buf *b, size_t len, uint8_t **out) TG_MUST_CHECK;

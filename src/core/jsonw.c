@@ -29,21 +29,48 @@ utf8_len(const unsigned char *p)
     return 0;
 }
 
+#define ONES UINT64_C(0x0101010101010101)
+#define HIGHS UINT64_C(0x8080808080808080)
+
+/* Whether a byte of w is below 0x20, '"', '\\' or 0x80 and up: the classic
+ * "has a byte less than n" and "has a byte equal to n" word tests (a false
+ * alarm only sends that word through the byte loop). */
+static int
+needs_look(uint64_t w)
+{
+    uint64_t quote = w ^ (ONES * '"'), bslash = w ^ (ONES * '\\');
+
+    return (((w - ONES * 0x20) | (quote - ONES) | (bslash - ONES) | w) & HIGHS) != 0;
+}
+
 enum tg_err
 tg_jsonw_str(struct tg_buf *b, const char *s)
 {
     const unsigned char *p = (const unsigned char *)s;
-    size_t run = 0, n;
+    size_t run = 0, n, left = strlen(s);
     char esc[8];
 
     TG_GUARD(tg_buf_append(b, "\"", 1));
-    while (p[run] != '\0') {
-        unsigned char c = p[run];
+    while (run < left) {
+        unsigned char c;
+        uint64_t w;
 
+        /* Eight bytes at a time while none needs a look (most strings:
+         * tokens, ids, URLs), within the string's own bytes. */
+        while (left - run >= sizeof(w)) {
+            memcpy(&w, p + run, sizeof(w));
+            if (needs_look(w))
+                break;
+            run += sizeof(w);
+        }
+        if (run == left)
+            break;
+        c = p[run];
         if (c >= 0x20 && c != '"' && c != '\\' && c < 0x80) {
             run++;
             continue;
         }
+        left -= run;
         TG_GUARD(tg_buf_append(b, p, run));
         p += run;
         run = 0;
@@ -52,6 +79,7 @@ tg_jsonw_str(struct tg_buf *b, const char *s)
             TG_ENSURE(n > 0, TG_ERR_INVALID_ARG, "string is not valid UTF-8");
             TG_GUARD(tg_buf_append(b, p, n));
             p += n;
+            left -= n;
             continue;
         }
         switch (c) {
@@ -76,6 +104,7 @@ tg_jsonw_str(struct tg_buf *b, const char *s)
             break;
         }
         p++;
+        left--;
     }
     TG_GUARD(tg_buf_append(b, p, run));
     return tg_buf_append(b, "\"", 1);

@@ -1,4 +1,6 @@
 #include <jansson.h>
+#include <stdio.h>
+#include <string.h>
 
 #include "test.h"
 
@@ -50,10 +52,81 @@ test_invalid_utf8_refused(void)
     tg_buf_reset(&b);
 }
 
+
+/* The writer scans eight bytes at a time: every character that needs a
+ * look, at every offset of strings around the word size, against a
+ * byte-at-a-time reference; and invalid UTF-8 at every offset. */
+static void
+ref_escape(const char *s, char *out)
+{
+    const unsigned char *p = (const unsigned char *)s;
+
+    *out++ = '"';
+    for (; *p != '\0'; p++) {
+        if (*p == '"' || *p == '\\') {
+            *out++ = '\\';
+            *out++ = (char)*p;
+        } else if (*p == '\n') {
+            out += sprintf(out, "\\n");
+        } else if (*p == '\r') {
+            out += sprintf(out, "\\r");
+        } else if (*p == '\t') {
+            out += sprintf(out, "\\t");
+        } else if (*p < 0x20) {
+            out += sprintf(out, "\\u%04x", *p);
+        } else {
+            *out++ = (char)*p;
+        }
+    }
+    *out++ = '"';
+    *out = '\0';
+}
+
+static void
+test_every_offset(void)
+{
+    static const char *const special[] = {"\"", "\\", "\n", "\x01", "\x1f", "\x7f", " ", "~",
+                                          "\xc3\xa9", "\xe2\x82\xac", "\xf0\x9f\x98\x80"};
+    static const char *const bad[] = {"\xc3", "\xff", "\xed\xa0\x80", "\x80"};
+    char in[64], want[256];
+    const char *got;
+    struct tg_buf b;
+    size_t len, at, k;
+    int ok = 1;
+
+    for (len = 0; len <= 26; len++) {
+        for (at = 0; at <= len; at++) {
+            for (k = 0; k < sizeof(special) / sizeof(special[0]); k++) {
+                memset(in, 'a', len);
+                in[len] = '\0';
+                memcpy(in + at, special[k], strlen(special[k]));
+                in[at + strlen(special[k]) > len ? at + strlen(special[k]) : len] = '\0';
+                ref_escape(in, want);
+                tg_buf_init(&b, 1024);
+                if (tg_jsonw_str(&b, in) != TG_OK || tg_buf_cstr(&b, &got) != TG_OK ||
+                    strcmp(got, want) != 0)
+                    ok = 0;
+                tg_buf_reset(&b);
+            }
+            for (k = 0; k < sizeof(bad) / sizeof(bad[0]); k++) {
+                memset(in, 'a', len + 8);
+                memcpy(in + at, bad[k], strlen(bad[k]));
+                in[len + 4] = '\0';
+                tg_buf_init(&b, 1024);
+                if (tg_jsonw_str(&b, in) != TG_ERR_INVALID_ARG)
+                    ok = 0;
+                tg_buf_reset(&b);
+            }
+        }
+    }
+    CHECK(ok);
+}
+
 int
 main(void)
 {
     RUN(test_roundtrip);
     RUN(test_invalid_utf8_refused);
+    RUN(test_every_offset);
     return t_report("core/jsonw");
 }
