@@ -37,36 +37,9 @@ def connect(port, tls_ctx=None, rcvbuf=None):
     return s
 
 
-def read_responses(s, n, timeout=10):
-    """Reads n responses (Content-Length or no body); returns [(status, headers, body)]."""
-    s.settimeout(timeout)
-    buf, out = b"", []
-    while len(out) < n:
-        while b"\r\n\r\n" not in buf:
-            chunk = s.recv(65536)
-            if not chunk:
-                return out
-            buf += chunk
-        head, buf = buf.split(b"\r\n\r\n", 1)
-        lines = head.decode("latin-1").split("\r\n")
-        status = int(lines[0].split(" ")[1])
-        hdrs = {}
-        for line in lines[1:]:
-            k, v = line.split(":", 1)
-            hdrs[k.strip().lower()] = v.strip()
-        if status == 100:
-            continue
-        length = int(hdrs.get("content-length", "0"))
-        if out and out[-1] == "HEAD-PENDING":
-            pass
-        while len(buf) < length:
-            chunk = s.recv(65536)
-            if not chunk:
-                return out
-            buf += chunk
-        out.append((status, hdrs, buf[:length]))
-        buf = buf[length:]
-    return out
+def read_responses(s, n):
+    """Reads n answers to requests that are not HEAD: [(status, headers, body)]."""
+    return read_responses_head_aware(s, [b"GET"] * n)
 
 
 def req(method, path, body=b"", extra=""):
