@@ -129,8 +129,12 @@ tg_dpop_verify(const struct tg_dpop_config *cfg, const struct tg_dpop_request *r
     if (req->access_token != NULL) {
         ath = tg_jwt_claim_str(jwt.claims, "ath");
         CHECK_WHY(ath != NULL, "DPoP proof ath is missing");
-        CHECK_WHY(tg_sha256(tg_slice(req->access_token, strlen(req->access_token)), md) == TG_OK,
-                  "internal");
+        if (req->access_token_sha256 != NULL)
+            memcpy(md, req->access_token_sha256, sizeof(md));
+        else
+            CHECK_WHY(tg_sha256(tg_slice(req->access_token, strlen(req->access_token)), md) ==
+                          TG_OK,
+                      "internal");
         tg_thumbprint_b64(md, want_ath);
         CHECK_WHY(strlen(ath) == TG_THUMBPRINT_B64_LEN &&
                       tg_ct_eq(ath, want_ath, TG_THUMBPRINT_B64_LEN),

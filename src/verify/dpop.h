@@ -46,6 +46,9 @@ struct tg_dpop_request {
     const char *htu;         /* the request URI as the server sees it (no query needed) */
     const char *access_token; /* resource side: ath must match; NULL at the token endpoint */
     const char *jkt;          /* resource side: cnf.jkt of the token; NULL at the token endpoint */
+    /* SHA-256 of access_token when the caller has it already (the resource
+     * side keys its token cache by it), or NULL: computed here. */
+    const uint8_t *access_token_sha256;
 };
 
 struct tg_dpop_result {

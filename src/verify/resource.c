@@ -544,6 +544,7 @@ tg_rs_authenticate(const struct tg_rs_config *cfg, const struct tg_tool *tool,
         dreq.htm = req->method;
         dreq.htu = req->url;
         dreq.access_token = token; /* ath (§4.3 step 12) */
+        dreq.access_token_sha256 = key; /* its SHA-256, computed once above */
         dreq.jkt = tok->jkt;       /* the proof key is the bound key (§7.1) */
         e = tg_dpop_verify(&dcfg, &dreq, &dres);
         switch (e) {

@@ -69,7 +69,7 @@ proof(const char *claims)
 static enum tg_err
 check(const char *p, const char *htm, const char *htu, const char *why_want)
 {
-    struct tg_dpop_request req = {p, 1, htm, htu, NULL, NULL};
+    struct tg_dpop_request req = {p, 1, htm, htu, NULL, NULL, NULL};
     struct tg_dpop_result res;
     enum tg_err rv = tg_dpop_verify(&cfg, &req, &res);
 
@@ -90,7 +90,7 @@ test_rfc9449_example(void)
     char *vec = t_read_source_file("tests/vectors/rfc9449_4_1_dpop.json", NULL);
     json_t *v = vec ? json_loads(vec, 0, NULL) : NULL;
     const char *p = json_string_value(json_object_get(v, "proof"));
-    struct tg_dpop_request req = {p, 1, "POST", "https://server.example.com/token", NULL, NULL};
+    struct tg_dpop_request req = {p, 1, "POST", "https://server.example.com/token", NULL, NULL, NULL};
     struct tg_dpop_result res;
 
     reset();
@@ -282,7 +282,7 @@ static void
 test_header_count(void)
 {
     char *p = proof(CLAIMS("c1", "POST", "https://as.example/token", 1562262616));
-    struct tg_dpop_request req = {p, 2, "POST", "https://as.example/token", NULL, NULL};
+    struct tg_dpop_request req = {p, 2, "POST", "https://as.example/token", NULL, NULL, NULL};
     struct tg_dpop_result res;
 
     reset();
@@ -301,7 +301,7 @@ test_resource_side_ath_jkt(void)
     const char *at = "eyJ.the.token";
     uint8_t md[32];
     char ath[64], claims[512], jkt[64];
-    struct tg_dpop_request req = {NULL, 1, "GET", "https://rs.example/items", at, NULL};
+    struct tg_dpop_request req = {NULL, 1, "GET", "https://rs.example/items", at, NULL, NULL};
     struct tg_dpop_result res;
     char *p;
 
@@ -343,6 +343,29 @@ test_resource_side_ath_jkt(void)
     req.jkt = "0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I";
     CHECK_ERR(tg_dpop_verify(&cfg, &req, &res), TG_ERR_OAUTH_INVALID_DPOP_PROOF);
     CHECK(res.why && strstr(res.why, "binding"));
+    free(p);
+    /* The caller's own SHA-256 of the token (the resource side has it from
+     * its cache key) is what ath is checked against: the right one passes,
+     * another token's is refused. */
+    snprintf(claims, sizeof(claims),
+             "{\"jti\":\"r5\",\"htm\":\"GET\",\"htu\":\"https://rs.example/items\","
+             "\"iat\":1562262616,\"ath\":\"%s\"}",
+             ath);
+    p = proof(claims);
+    req.proof = p;
+    req.jkt = jkt;
+    req.access_token_sha256 = md;
+    CHECK_OK(tg_dpop_verify(&cfg, &req, &res));
+    free(p);
+    snprintf(claims, sizeof(claims),
+             "{\"jti\":\"r6\",\"htm\":\"GET\",\"htu\":\"https://rs.example/items\","
+             "\"iat\":1562262616,\"ath\":\"%s\"}",
+             ath);
+    p = proof(claims);
+    req.proof = p;
+    md[0] ^= 1;
+    CHECK_ERR(tg_dpop_verify(&cfg, &req, &res), TG_ERR_OAUTH_INVALID_DPOP_PROOF);
+    CHECK(res.why && strstr(res.why, "ath"));
     free(p);
 }
 
