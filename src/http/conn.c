@@ -67,6 +67,7 @@ struct conn {
     int eof;                  /* the client closed its side */
     int io_failed;            /* a write failed inside a stream call: close from the loop */
     int in_dispatch;          /* the handler runs (its request still points into `in`) */
+    long long head_since;     /* when the first byte of the head being read came, or 0 */
     char peer[TG_HTTP_ADDR_TEXT];
     int trusted;              /* the peer is a trusted proxy */
     struct tg_buf cert;       /* the TLS client certificate (DER), once per connection */
@@ -495,6 +496,7 @@ response_done(struct conn *c)
         c->in_start = 0;
     }
     c->scan = 0;
+    c->head_since = 0;
     c->state = C_HEAD;
     if (c->in_alloc > 4 * IN_INITIAL && c->in_len <= IN_INITIAL) {
         char *p = realloc(c->in, IN_INITIAL);
@@ -781,6 +783,7 @@ head_ready(struct conn *c)
         refuse(c, 400, TG_ERR_OAUTH_INVALID_REQUEST, "malformed request");
         return;
     }
+    c->head_since = 0;
     c->minor = c->head.minor;
     c->keep_alive = c->head.keep_alive;
     c->is_head = strcmp(c->head.method, "HEAD") == 0;
@@ -1049,6 +1052,25 @@ after_eof(struct conn *c)
     }
 }
 
+/* The read timeout bounds each pause; a head must also arrive whole within
+ * it, counted from its first byte, so a client trickling a byte at a time
+ * (slowloris) cannot hold a connection open: RFC 9110 §15.5.9, 408. The
+ * body keeps the per-pause rule (a large upload on a slow link is fine). */
+static int
+head_too_slow(struct conn *c)
+{
+    struct timeval now;
+
+    if (c->state != C_HEAD || c->in_len == c->in_start)
+        return 0;
+    event_base_gettimeofday_cached(c->w->base, &now);
+    if (c->head_since == 0) {
+        c->head_since = (long long)now.tv_sec;
+        return 0;
+    }
+    return (long long)now.tv_sec - c->head_since > (long long)c->w->s->read_tv.tv_sec;
+}
+
 static void
 on_read(evutil_socket_t fd, short what, void *arg)
 {
@@ -1087,6 +1109,8 @@ on_read(evutil_socket_t fd, short what, void *arg)
     }
     if (c->state == C_HEAD || c->state == C_BODY || c->state == C_CHUNKED)
         read_timer(c, c->w->read_tv);
+    if (head_too_slow(c))
+        refuse(c, 408, TG_ERR_OAUTH_INVALID_REQUEST, "request head not received in time");
     conn_process(c);
     if (!c->dead && c->eof)
         after_eof(c);

@@ -682,6 +682,30 @@ test_read_timeout(void)
         close(fd1);
     if (fd2 >= 0)
         close(fd2);
+    /* A head trickled a byte at a time, each pause under the timeout
+     * (slowloris): the head as a whole must come within it too, else 408. */
+    {
+        static const char head[] = "GET /whoami HTTP/1.1\r\nHost: a\r\nX-Slow: 0123456789\r\n\r\n";
+        int fd = t_connect(plain.port), closed = 0, st = 0;
+        size_t i;
+
+        CHECK(fd >= 0);
+        t0 = t_now_ms();
+        for (i = 0; fd >= 0 && i < sizeof(head) - 1; i++) {
+            struct pollfd pfd = {fd, POLLIN, 0};
+
+            if (t_send_all(fd, head + i, 1) != 0 || poll(&pfd, 1, 300) > 0)
+                break; /* the server answered (or closed) */
+        }
+        if (fd >= 0) {
+            t_recv_until_close(fd, reply, sizeof(reply), 4000, &closed);
+            st = t_raw_status(reply);
+            close(fd);
+        }
+        dt = t_now_ms() - t0;
+        CHECK(st == 408 && strstr(reply, "\"error\":\"invalid_request\"") != NULL);
+        CHECK(dt >= 900 && dt < 3500);
+    }
     CHECK_OK(t_server_stop(&plain));
     CHECK_OK(t_server_stop(&tls));
 }
