@@ -67,6 +67,8 @@ struct conn {
     int eof;                  /* the client closed its side */
     int io_failed;            /* a write failed inside a stream call: close from the loop */
     int in_dispatch;          /* the handler runs (its request still points into `in`) */
+    int flush_queued;         /* on the worker's list of answers to write this turn */
+    struct conn *flush_next;
     long long head_since;     /* when the first byte of the head being read came, or 0 */
     char peer[TG_HTTP_ADDR_TEXT];
     int trusted;              /* the peer is a trusted proxy */
@@ -109,6 +111,7 @@ struct tg_http_stream {
 static void on_read(evutil_socket_t fd, short what, void *arg);
 static void on_write(evutil_socket_t fd, short what, void *arg);
 static void conn_process(struct conn *c);
+static void after_eof(struct conn *c);
 
 /* --- life cycle --- */
 
@@ -552,6 +555,65 @@ flush_from_loop(struct conn *c)
     }
 }
 
+/* Answers made during one turn of the worker's loop go out together at its
+ * end, after every ready connection's request has run: a client thread
+ * blocked on several of its connections is then woken once per turn, not
+ * once per answer (on two cores shared with the clients, the wake-ups cost
+ * about as much as the rest of the kernel's work). A queued connection
+ * holds a reference until it is written. */
+static void
+queue_flush(struct conn *c)
+{
+    if (c->flush_queued)
+        return;
+    c->flush_queued = 1;
+    conn_enter(c);
+    c->flush_next = c->w->flush;
+    c->w->flush = c;
+}
+
+void
+tg_http_conn_flush_turn(struct tg_http_worker *w)
+{
+    while (w->flush != NULL) {
+        struct conn *c = w->flush;
+
+        w->flush = c->flush_next;
+        c->flush_next = NULL;
+        c->flush_queued = 0;
+        if (!c->dead && c->state == C_WRITING) {
+            int rc = conn_flush(c);
+
+            if (rc < 0) {
+                conn_close(c, 1);
+            } else if (rc > 0) {
+                response_done(c);
+                /* Pipelined requests waiting behind it: answered (and
+                 * queued again) now. */
+                if (!c->dead)
+                    conn_process(c);
+                if (!c->dead && c->eof)
+                    after_eof(c);
+            }
+        }
+        conn_leave(c);
+    }
+}
+
+/* Drops the list without writing (the worker is going away). */
+static void
+flush_drop(struct tg_http_worker *w)
+{
+    while (w->flush != NULL) {
+        struct conn *c = w->flush;
+
+        w->flush = c->flush_next;
+        c->flush_next = NULL;
+        c->flush_queued = 0;
+        conn_leave(c);
+    }
+}
+
 /* --- errors before a handler --- */
 
 static void
@@ -884,17 +946,15 @@ conn_process(struct conn *c)
             }
             break;
         }
-        case C_WRITING: {
-            int rc = conn_flush(c);
-
-            if (rc < 0)
-                conn_close(c, 1);
-            else if (rc == 0)
+        case C_WRITING:
+            if (c->out_off < c->out.len) {
+                /* Written when this turn of the loop has run every ready
+                 * connection's request (tg_http_conn_flush_turn). */
+                queue_flush(c);
                 return;
-            else
-                response_done(c);
+            }
+            response_done(c);
             break;
-        }
         case C_HANDSHAKE:
         case C_HANDLER:
         case C_DEFERRED:
@@ -1416,6 +1476,7 @@ tg_http_conn_stop_all(struct tg_http_worker *w)
 void
 tg_http_conn_close_all(struct tg_http_worker *w)
 {
+    flush_drop(w);
     while (w->conns != NULL) {
         struct conn *c = w->conns;
 

@@ -170,6 +170,7 @@ struct tg_http_worker {
     int stopping;              /* this worker's thread only */
     size_t busy;               /* connections with a response under way */
     struct conn *conns;        /* every open connection */
+    struct conn *flush;        /* answers to write at the end of this turn */
     const struct timeval *read_tv, *write_tv; /* common timeouts of this base */
     char date[40];             /* RFC 9110 §5.6.7 IMF-fixdate, for the Date field */
     long long date_sec;
@@ -204,6 +205,8 @@ void tg_http_conn_stop_all(struct tg_http_worker *w);
 /* Close every connection now (deadline, worker exit); streams are cut and
  * their owners told. */
 void tg_http_conn_close_all(struct tg_http_worker *w);
+/* Writes the answers the turn of the loop just run has queued. */
+void tg_http_conn_flush_turn(struct tg_http_worker *w);
 /* The worker's loop ends once it is stopping and nothing is busy. */
 void tg_http_worker_maybe_finish(struct tg_http_worker *w);
 int tg_http_peer_is_trusted(const struct tg_http_server *s, const struct tg_http_ip *ip);

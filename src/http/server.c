@@ -174,7 +174,13 @@ worker_main(void *arg)
 {
     struct tg_http_worker *w = arg;
 
-    event_base_loop(w->base, EVLOOP_NO_EXIT_ON_EMPTY);
+    /* One turn at a time: every ready event's callback, then the answers
+     * they made go out together (conn.c, tg_http_conn_flush_turn). */
+    while (!event_base_got_exit(w->base) && !event_base_got_break(w->base)) {
+        if (event_base_loop(w->base, EVLOOP_ONCE | EVLOOP_NO_EXIT_ON_EMPTY) < 0)
+            break;
+        tg_http_conn_flush_turn(w);
+    }
     /* Streams are cut (their owners told) before the handlers' per-worker
      * state they drive goes; idle keep-alive connections close now, not at
      * tg_http_server_free. */
