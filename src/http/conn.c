@@ -36,6 +36,8 @@
 #define MAX_FIELDS 128
 /* What a lingering close reads and drops before giving up. */
 #define LINGER_MAX ((size_t)64 * 1024 * 1024)
+/* How long an answer may wait for the rest of its loop turn (queue_flush). */
+#define FLUSH_WAIT_US 1000
 /* Queued output cap: a full buffered response plus stream slack. */
 #define OUT_CAP (TG_HTTP_MAX_RESPONSE_SIZE + (size_t)1024 * 1024)
 
@@ -561,15 +563,39 @@ flush_from_loop(struct conn *c)
  * once per answer (on two cores shared with the clients, the wake-ups cost
  * about as much as the rest of the kernel's work). A queued connection
  * holds a reference until it is written. */
+static long long
+mono_us(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long long)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+}
+
 static void
 queue_flush(struct conn *c)
 {
+    struct tg_http_worker *w = c->w;
+    struct conn *q;
+
     if (c->flush_queued)
         return;
     c->flush_queued = 1;
     conn_enter(c);
-    c->flush_next = c->w->flush;
-    c->w->flush = c;
+    if (w->flush == NULL)
+        w->flush_since = mono_us();
+    c->flush_next = w->flush;
+    w->flush = c;
+    /* A long turn (many requests, each a signature or two) does not hold
+     * the first answers back: past FLUSH_WAIT_US the queued bytes go out
+     * now; their connections move on at the end of the turn as usual. */
+    if (mono_us() - w->flush_since > FLUSH_WAIT_US) {
+        for (q = w->flush; q != NULL; q = q->flush_next) {
+            if (!q->dead && q->out_off < q->out.len)
+                (void)conn_flush(q); /* a failure is seen again at the end */
+        }
+        w->flush_since = mono_us();
+    }
 }
 
 void

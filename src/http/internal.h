@@ -171,6 +171,7 @@ struct tg_http_worker {
     size_t busy;               /* connections with a response under way */
     struct conn *conns;        /* every open connection */
     struct conn *flush;        /* answers to write at the end of this turn */
+    long long flush_since;     /* when the oldest of them was queued (µs, monotonic) */
     const struct timeval *read_tv, *write_tv; /* common timeouts of this base */
     char date[40];             /* RFC 9110 §5.6.7 IMF-fixdate, for the Date field */
     long long date_sec;
