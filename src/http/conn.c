@@ -113,7 +113,7 @@ struct tg_http_stream {
 static void on_read(evutil_socket_t fd, short what, void *arg);
 static void on_write(evutil_socket_t fd, short what, void *arg);
 static void conn_process(struct conn *c);
-static void after_eof(struct conn *c);
+static void advance(struct conn *c);
 
 /* --- life cycle --- */
 
@@ -617,9 +617,7 @@ tg_http_conn_flush_turn(struct tg_http_worker *w)
                 /* Pipelined requests waiting behind it: answered (and
                  * queued again) now. */
                 if (!c->dead)
-                    conn_process(c);
-                if (!c->dead && c->eof)
-                    after_eof(c);
+                    advance(c);
             }
         }
         conn_leave(c);
@@ -1157,6 +1155,26 @@ head_too_slow(struct conn *c)
     return (long long)now.tv_sec - c->head_since > (long long)c->w->s->read_tv.tv_sec;
 }
 
+/* 1 when the TLS handshake, if any, is over and the connection lives. */
+static int
+handshake_step(struct conn *c)
+{
+    if (c->state != C_HANDSHAKE)
+        return 1;
+    handshake(c);
+    return !c->dead && c->state != C_HANDSHAKE;
+}
+
+/* What both events end with: the request being read moves on, and a
+ * client that closed is seen to. */
+static void
+advance(struct conn *c)
+{
+    conn_process(c);
+    if (!c->dead && c->eof)
+        after_eof(c);
+}
+
 static void
 on_read(evutil_socket_t fd, short what, void *arg)
 {
@@ -1179,11 +1197,8 @@ on_read(evutil_socket_t fd, short what, void *arg)
         if (c->state == C_DEFERRED || c->state == C_STREAM)
             event_add(&c->rev, NULL); /* no read timeout there (tg_http_defer) */
     }
-    if (c->state == C_HANDSHAKE) {
-        handshake(c);
-        if (c->dead || c->state == C_HANDSHAKE)
-            goto out;
-    }
+    if (!handshake_step(c))
+        goto out;
     if (!conn_read(c)) {
         conn_close(c, 1);
         goto out;
@@ -1197,9 +1212,7 @@ on_read(evutil_socket_t fd, short what, void *arg)
         read_timer(c, c->w->read_tv);
     if (head_too_slow(c))
         refuse(c, 408, TG_ERR_OAUTH_INVALID_REQUEST, "request head not received in time");
-    conn_process(c);
-    if (!c->dead && c->eof)
-        after_eof(c);
+    advance(c);
 out:
     conn_leave(c);
 }
@@ -1220,11 +1233,8 @@ on_write(evutil_socket_t fd, short what, void *arg)
         conn_close(c, 1);
         goto out;
     }
-    if (c->state == C_HANDSHAKE) {
-        handshake(c);
-        if (c->dead || c->state == C_HANDSHAKE)
-            goto out;
-    }
+    if (!handshake_step(c))
+        goto out;
     if (c->read_wants_write) {
         c->read_wants_write = 0;
         if (!conn_read(c)) {
@@ -1242,9 +1252,7 @@ on_write(evutil_socket_t fd, short what, void *arg)
     }
     if (!c->rev_on && (c->state == C_HEAD || c->state == C_BODY || c->state == C_CHUNKED))
         read_timer(c, c->w->read_tv);
-    conn_process(c);
-    if (!c->dead && c->eof)
-        after_eof(c);
+    advance(c);
 out:
     conn_leave(c);
 }
