@@ -110,6 +110,13 @@ struct tg_http_stream {
     int started;
 };
 
+/* Between requests or reading one (the states the read timeout governs). */
+static int
+is_reading(const struct conn *c)
+{
+    return c->state == C_HEAD || c->state == C_BODY || c->state == C_CHUNKED;
+}
+
 static void on_read(evutil_socket_t fd, short what, void *arg);
 static void on_write(evutil_socket_t fd, short what, void *arg);
 static void conn_process(struct conn *c);
@@ -390,12 +397,6 @@ has_header(const struct tg_http_response *res, const char *name)
     return 0;
 }
 
-static enum tg_err
-put(struct tg_buf *b, const char *s)
-{
-    return tg_buf_append(b, s, strlen(s));
-}
-
 /* The status line and header section (RFC 9112 §4, §5). `length` is the
  * Content-Length to send, or -1 for none; `chunked` announces chunked
  * coding. The connection closes after this response when close_after is
@@ -409,31 +410,31 @@ put_head(struct conn *c, const struct tg_http_response *res, int status, long lo
     size_t i;
 
     snprintf(line, sizeof(line), "HTTP/1.1 %d %s\r\nDate: ", status, reason(status));
-    TG_GUARD(put(b, line));
-    TG_GUARD(put(b, date_field(c->w)));
-    TG_GUARD(put(b, "\r\n"));
+    TG_GUARD(tg_buf_append_str(b, line));
+    TG_GUARD(tg_buf_append_str(b, date_field(c->w)));
+    TG_GUARD(tg_buf_append_str(b, "\r\n"));
     if (length >= 0) {
         snprintf(line, sizeof(line), "Content-Length: %lld\r\n", length);
-        TG_GUARD(put(b, line));
+        TG_GUARD(tg_buf_append_str(b, line));
     }
     if (chunked)
-        TG_GUARD(put(b, "Transfer-Encoding: chunked\r\n"));
+        TG_GUARD(tg_buf_append_str(b, "Transfer-Encoding: chunked\r\n"));
     if (has_content && !has_header(res, "Content-Type"))
-        TG_GUARD(put(b, "Content-Type: application/octet-stream\r\n"));
+        TG_GUARD(tg_buf_append_str(b, "Content-Type: application/octet-stream\r\n"));
     if (!has_header(res, "X-Content-Type-Options"))
-        TG_GUARD(put(b, "X-Content-Type-Options: nosniff\r\n"));
+        TG_GUARD(tg_buf_append_str(b, "X-Content-Type-Options: nosniff\r\n"));
     /* RFC 9112 §9.3, §9.6 */
     if (c->close_after)
-        TG_GUARD(put(b, "Connection: close\r\n"));
+        TG_GUARD(tg_buf_append_str(b, "Connection: close\r\n"));
     else if (c->minor == 0)
-        TG_GUARD(put(b, "Connection: keep-alive\r\n"));
+        TG_GUARD(tg_buf_append_str(b, "Connection: keep-alive\r\n"));
     for (i = 0; i < res->n_headers; i++) {
-        TG_GUARD(put(b, res->headers[i].name));
-        TG_GUARD(put(b, ": "));
-        TG_GUARD(put(b, res->headers[i].value));
-        TG_GUARD(put(b, "\r\n"));
+        TG_GUARD(tg_buf_append_str(b, res->headers[i].name));
+        TG_GUARD(tg_buf_append_str(b, ": "));
+        TG_GUARD(tg_buf_append_str(b, res->headers[i].value));
+        TG_GUARD(tg_buf_append_str(b, "\r\n"));
     }
-    return put(b, "\r\n");
+    return tg_buf_append_str(b, "\r\n");
 }
 
 /* A complete response into the output buffer. */
@@ -577,24 +578,26 @@ queue_flush(struct conn *c)
 {
     struct tg_http_worker *w = c->w;
     struct conn *q;
+    long long now;
 
     if (c->flush_queued)
         return;
     c->flush_queued = 1;
     conn_enter(c);
+    now = mono_us();
     if (w->flush == NULL)
-        w->flush_since = mono_us();
+        w->flush_since = now;
     c->flush_next = w->flush;
     w->flush = c;
     /* A long turn (many requests, each a signature or two) does not hold
      * the first answers back: past FLUSH_WAIT_US the queued bytes go out
      * now; their connections move on at the end of the turn as usual. */
-    if (mono_us() - w->flush_since > FLUSH_WAIT_US) {
+    if (now - w->flush_since > FLUSH_WAIT_US) {
         for (q = w->flush; q != NULL; q = q->flush_next) {
             if (!q->dead && q->out_off < q->out.len)
                 (void)conn_flush(q); /* a failure is seen again at the end */
         }
-        w->flush_since = mono_us();
+        w->flush_since = now;
     }
 }
 
@@ -608,17 +611,11 @@ tg_http_conn_flush_turn(struct tg_http_worker *w)
         c->flush_next = NULL;
         c->flush_queued = 0;
         if (!c->dead && c->state == C_WRITING) {
-            int rc = conn_flush(c);
-
-            if (rc < 0) {
-                conn_close(c, 1);
-            } else if (rc > 0) {
-                response_done(c);
-                /* Pipelined requests waiting behind it: answered (and
-                 * queued again) now. */
-                if (!c->dead)
-                    advance(c);
-            }
+            flush_from_loop(c);
+            /* Written: pipelined requests waiting behind it are answered
+             * (and queued again) now. */
+            if (!c->dead && c->state != C_WRITING)
+                advance(c);
         }
         conn_leave(c);
     }
@@ -1047,7 +1044,7 @@ conn_read(struct conn *c)
         size_t room, got = 0;
 
         if (!in_room(c)) {
-            if (c->state == C_HEAD || c->state == C_BODY || c->state == C_CHUNKED) {
+            if (is_reading(c)) {
                 refuse(c, 413, TG_ERR_HTTP_TOO_LARGE, "request too large");
                 return 1;
             }
@@ -1208,7 +1205,7 @@ on_read(evutil_socket_t fd, short what, void *arg)
             conn_close(c, 0);
         goto out;
     }
-    if (c->state == C_HEAD || c->state == C_BODY || c->state == C_CHUNKED)
+    if (is_reading(c))
         read_timer(c, c->w->read_tv);
     if (head_too_slow(c))
         refuse(c, 408, TG_ERR_OAUTH_INVALID_REQUEST, "request head not received in time");
@@ -1250,7 +1247,7 @@ on_write(evutil_socket_t fd, short what, void *arg)
         conn_close(c, 1);
         goto out;
     }
-    if (!c->rev_on && (c->state == C_HEAD || c->state == C_BODY || c->state == C_CHUNKED))
+    if (!c->rev_on && is_reading(c))
         read_timer(c, c->w->read_tv);
     advance(c);
 out:
@@ -1377,11 +1374,11 @@ tg_http_stream_write(struct tg_http_stream *s, const void *p, size_t n)
         return TG_OK; /* an empty chunk would end the chunked body */
     if (c->chunked_out) {
         snprintf(size, sizeof(size), "%zx\r\n", n);
-        TG_GUARD(put(&c->out, size));
+        TG_GUARD(tg_buf_append_str(&c->out, size));
     }
     TG_GUARD(tg_buf_append(&c->out, p, n));
     if (c->chunked_out)
-        TG_GUARD(put(&c->out, "\r\n"));
+        TG_GUARD(tg_buf_append_str(&c->out, "\r\n"));
     conn_enter(c);
     stream_flush(c);
     conn_leave(c);
@@ -1410,7 +1407,7 @@ tg_http_stream_end(struct tg_http_stream *s, int complete)
     }
     free(s);
     /* RFC 9112 §7.1: the last chunk and an empty trailer section. */
-    if (c->chunked_out && put(&c->out, "0\r\n\r\n") != TG_OK)
+    if (c->chunked_out && tg_buf_append_str(&c->out, "0\r\n\r\n") != TG_OK)
         c->close_after = 1;
     c->state = C_WRITING;
     rc = conn_flush(c);

@@ -141,21 +141,24 @@ grants:
         f.write(sec.get("gateway-introspector", "") + "\n")
     os.chmod(secret_file, 0o600)
 
-    # The gateways' own data: the same tool (its resource is the tokens' aud).
-    tools = os.path.join(work, "tools.yaml")
-    with open(tools, "w") as f:
-        f.write(f"""version: 1
+    def gateway_data(name, upstream, endpoints):
+        """A gateway's own data dir holding the demo tool (its resource is
+        the tokens' aud) in front of `upstream`."""
+        tools = os.path.join(work, name + ".yaml")
+        with open(tools, "w") as f:
+            f.write(f"""version: 1
 tools:
   - id: demo
     resource: {srv.dev['tool']['resource']}
-    upstream: {ECHO}
+    upstream: {upstream}
     endpoints:
-      - {{method: GET, path: /items, action: read}}
-      - {{method: POST, path: /items, action: write}}
-""")
-    gdata = os.path.join(work, "gw-data")
-    r = cli(gdata, "apply", "-f", tools)
-    R.check("gateway: apply tools", r.returncode == 0, r.stderr + r.stdout)
+""" + "".join("      - {method: %s, path: /items, action: %s}\n" % e for e in endpoints))
+        data = os.path.join(work, name + "-data")
+        r = cli(data, "apply", "-f", tools)
+        R.check(name + " gateway: apply tools", r.returncode == 0, r.stderr + r.stdout)
+        return data
+
+    gdata = gateway_data("gw", ECHO, [("GET", "read"), ("POST", "write")])
 
     plain = Gateway("plain", ISS, gdata, ["--jwks-min-interval", "2"])
     gws.append(plain)
@@ -183,19 +186,8 @@ tools:
     slow_srv = socketserver.ThreadingTCPServer(("127.0.0.1", 0), Slow)
     slow_srv.daemon_threads = True
     threading.Thread(target=slow_srv.serve_forever, daemon=True).start()
-    slow_tools = os.path.join(work, "slow.yaml")
-    with open(slow_tools, "w") as f:
-        f.write(f"""version: 1
-tools:
-  - id: demo
-    resource: {srv.dev['tool']['resource']}
-    upstream: http://127.0.0.1:{slow_srv.server_address[1]}
-    endpoints:
-      - {{method: GET, path: /items, action: read}}
-""")
-    sdata = os.path.join(work, "slow-data")
-    r = cli(sdata, "apply", "-f", slow_tools)
-    R.check("slow gateway: apply tools", r.returncode == 0, r.stderr + r.stdout)
+    sdata = gateway_data("slow", "http://127.0.0.1:%d" % slow_srv.server_address[1],
+                         [("GET", "read")])
     short = Gateway("short", ISS, sdata, ["--upstream-timeout", "1"])
     gws.append(short)
 

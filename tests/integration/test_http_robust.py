@@ -142,8 +142,10 @@ def read_responses_head_aware(s, reqs):
 
 
 def hostile(port, tls_ctx, tag):
-    """Things that must not hurt: each on its own connection."""
-    cases = 0
+    """Things that must not hurt, each on its own connection; where the
+    server owes an answer before the client leaves, it must be the right
+    one: 100 Continue for an acceptable head, 431 for a huge one."""
+    wrong = []
     for _ in range(60):
         k = rng.randint(0, 6)
         try:
@@ -164,17 +166,21 @@ def hostile(port, tls_ctx, tag):
             elif k == 5:      # 100-continue, then leave
                 s.sendall(b"POST /token HTTP/1.1\r\nHost: a\r\nContent-Length: 20\r\n"
                           b"Expect: 100-continue\r\n\r\n")
-                s.recv(100)
+                got = s.recv(100)
+                if not got.startswith(b"HTTP/1.1 100 Continue\r\n"):
+                    wrong.append("100-continue: %r" % got[:40])
             else:             # a huge head
                 s.sendall(b"GET / HTTP/1.1\r\nHost: a\r\nX: " + b"x" * 40000 + b"\r\n\r\n")
-                s.recv(1000)
+                got = s.recv(1000)
+                if not got.startswith(b"HTTP/1.1 431 "):
+                    wrong.append("huge head: %r" % got[:40])
             if rng.random() < 0.5:
                 time.sleep(0.002)
             s.close()
-            cases += 1
         except (OSError, ssl.SSLError):
-            cases += 1
-    R.check(tag + ": 60 hostile connections", cases == 60)
+            pass  # the server may close or reset first: what counts is that it lives on
+    R.check(tag + ": 60 hostile connections, each owed answer right", not wrong,
+            "; ".join(wrong[:3]))
 
 
 def slow_reader(port, tls_ctx, tag):
@@ -206,12 +212,12 @@ def slow_reader(port, tls_ctx, tag):
     R.check(tag + ": %d pipelined answers to a slow reader" % n, got == n, "got %d" % got)
 
 
-def tls_cut(port, tag):
-    """TLS handshakes that stop part-way: the ClientHello alone, half of it."""
+def tls_cut(port):
+    """TLS handshakes that stop part-way: the ClientHello alone, half of it
+    (what counts is the alive check after it)."""
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
     ctx.check_hostname = False
     ctx.verify_mode = ssl.CERT_NONE
-    n = 0
     for i in range(20):
         raw = socket.create_connection(("127.0.0.1", port), timeout=5)
         inc, out = ssl.MemoryBIO(), ssl.MemoryBIO()
@@ -223,8 +229,6 @@ def tls_cut(port, tag):
         hello = out.read()
         raw.sendall(hello[:len(hello) // 2] if i % 2 else hello)
         raw.close()
-        n += 1
-    R.check(tag + ": 20 TLS handshakes cut off", n == 20)
 
 
 def concurrent(srv, port, tls_ctx, tag):
@@ -268,7 +272,7 @@ try:
             f(*a)
             if os.environ.get("TG_ROBUST_TIMES"):
                 print("  %s %s: %.1f s" % (tag, f.__name__, time.time() - t0))
-    tls_cut(tls_port, "tls")
+    tls_cut(tls_port)
     alive(srv, "after TLS cuts")
 finally:
     rc = srv.stop()

@@ -295,12 +295,25 @@ test_header_count(void)
     free(p);
 }
 
+/* A proof for GET https://rs.example/items carrying `ath`. */
+static char *
+proof_ath(const char *jti, const char *ath)
+{
+    char claims[512];
+
+    snprintf(claims, sizeof(claims),
+             "{\"jti\":\"%s\",\"htm\":\"GET\",\"htu\":\"https://rs.example/items\","
+             "\"iat\":1562262616,\"ath\":\"%s\"}",
+             jti, ath);
+    return proof(claims);
+}
+
 static void
 test_resource_side_ath_jkt(void)
 {
     const char *at = "eyJ.the.token";
     uint8_t md[32];
-    char ath[64], claims[512], jkt[64];
+    char ath[64], jkt[64];
     struct tg_dpop_request req = {NULL, 1, "GET", "https://rs.example/items", at, NULL, NULL};
     struct tg_dpop_result res;
     char *p;
@@ -309,21 +322,13 @@ test_resource_side_ath_jkt(void)
     CHECK_OK(tg_sha256(tg_slice(at, strlen(at)), md));
     tg_thumbprint_b64(md, ath);
     tg_thumbprint_b64(key.thumbprint, jkt);
-    snprintf(claims, sizeof(claims),
-             "{\"jti\":\"r1\",\"htm\":\"GET\",\"htu\":\"https://rs.example/items\","
-             "\"iat\":1562262616,\"ath\":\"%s\"}",
-             ath);
-    p = proof(claims);
+    p = proof_ath("r1", ath);
     req.proof = p;
     req.jkt = jkt;
     CHECK_OK(tg_dpop_verify(&cfg, &req, &res));
     free(p);
     /* ath of another token */
-    snprintf(claims, sizeof(claims),
-             "{\"jti\":\"r2\",\"htm\":\"GET\",\"htu\":\"https://rs.example/items\","
-             "\"iat\":1562262616,\"ath\":\"%s\"}",
-             jkt);
-    p = proof(claims);
+    p = proof_ath("r2", jkt);
     req.proof = p;
     CHECK_ERR(tg_dpop_verify(&cfg, &req, &res), TG_ERR_OAUTH_INVALID_DPOP_PROOF);
     CHECK(res.why && strstr(res.why, "ath"));
@@ -334,11 +339,7 @@ test_resource_side_ath_jkt(void)
     CHECK_ERR(tg_dpop_verify(&cfg, &req, &res), TG_ERR_OAUTH_INVALID_DPOP_PROOF);
     free(p);
     /* right ath, token bound to another key */
-    snprintf(claims, sizeof(claims),
-             "{\"jti\":\"r4\",\"htm\":\"GET\",\"htu\":\"https://rs.example/items\","
-             "\"iat\":1562262616,\"ath\":\"%s\"}",
-             ath);
-    p = proof(claims);
+    p = proof_ath("r4", ath);
     req.proof = p;
     req.jkt = "0ZcOCORZNYy-DWpqq30jZyJGHTN0d2HglBV3uiguA4I";
     CHECK_ERR(tg_dpop_verify(&cfg, &req, &res), TG_ERR_OAUTH_INVALID_DPOP_PROOF);
@@ -347,21 +348,13 @@ test_resource_side_ath_jkt(void)
     /* The caller's own SHA-256 of the token (the resource side has it from
      * its cache key) is what ath is checked against: the right one passes,
      * another token's is refused. */
-    snprintf(claims, sizeof(claims),
-             "{\"jti\":\"r5\",\"htm\":\"GET\",\"htu\":\"https://rs.example/items\","
-             "\"iat\":1562262616,\"ath\":\"%s\"}",
-             ath);
-    p = proof(claims);
+    p = proof_ath("r5", ath);
     req.proof = p;
     req.jkt = jkt;
     req.access_token_sha256 = md;
     CHECK_OK(tg_dpop_verify(&cfg, &req, &res));
     free(p);
-    snprintf(claims, sizeof(claims),
-             "{\"jti\":\"r6\",\"htm\":\"GET\",\"htu\":\"https://rs.example/items\","
-             "\"iat\":1562262616,\"ath\":\"%s\"}",
-             ath);
-    p = proof(claims);
+    p = proof_ath("r6", ath);
     req.proof = p;
     md[0] ^= 1;
     CHECK_ERR(tg_dpop_verify(&cfg, &req, &res), TG_ERR_OAUTH_INVALID_DPOP_PROOF);
