@@ -69,6 +69,8 @@ suite "integration: MCP tools (default)" /usr/bin/python3 tests/integration/test
 suite "integration: MCP tools (asan)" /usr/bin/python3 tests/integration/test_mcp.py build/asan/tollgate
 suite "integration: HTTP/1.1 connections under hostile clients (default)" /usr/bin/python3 tests/integration/test_http_robust.py build/default/tollgate
 suite "integration: HTTP/1.1 connections under hostile clients (asan)" /usr/bin/python3 tests/integration/test_http_robust.py build/asan/tollgate
+suite "integration: audit log unwritable: fail closed (default)" /usr/bin/python3 tests/integration/test_audit_fail.py build/default/tollgate
+suite "integration: audit log unwritable: fail closed (asan)" /usr/bin/python3 tests/integration/test_audit_fail.py build/asan/tollgate
 suite "integration: streaming (default)" /usr/bin/python3 tests/integration/test_stream.py build/default/tollgate
 suite "integration: streaming (asan)" /usr/bin/python3 tests/integration/test_stream.py build/asan/tollgate
 suite "integration: nginx auth_request (default)" /usr/bin/python3 tests/integration/test_nginx.py build/default/tollgate

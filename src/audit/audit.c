@@ -2,7 +2,9 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,13 +17,34 @@
 #include "crypto/crypto.h"
 
 #define MAX_LINE 65536
+/* Lines waiting for a deferring thread's tg_audit_sync are written at once
+ * past this much (a turn of many decisions does not grow without bound). */
+#define PENDING_FLUSH 65536
+#define PENDING_CAP (PENDING_FLUSH + 2 * MAX_LINE)
+#define HASH_HEX (2 * TG_SHA256_LEN)
 
 struct tg_audit {
-    pthread_mutex_t lock; /* guards fd, seq, prev */
+    pthread_mutex_t lock; /* guards everything below but the atomics' loads */
     int fd;
+    /* The chain as formatted (pending lines included) ... */
     uint64_t seq;
-    char prev[2 * TG_SHA256_LEN + 1];
+    char prev[HASH_HEX + 1];
+    /* ... and as written: what a failed write rolls back to. */
+    uint64_t w_seq;
+    char w_prev[HASH_HEX + 1];
+    struct tg_buf pending; /* whole lines, formatted, not yet written */
+    /* "ts": the part up to the seconds, made once a second */
+    time_t ts_sec;
+    char ts_head[64];
+    /* Lines are numbered (ids, from 1) in the order they are formatted;
+     * unlike seq, an id is never reused. */
+    _Atomic uint64_t appended; /* the last id formatted */
+    _Atomic uint64_t resolved; /* every id up to here written, or lost */
+    _Atomic uint64_t lost;     /* the last id a failed write lost, 0 if none */
 };
+
+/* The log this thread defers its lines for (tg_audit_defer_thread). */
+static _Thread_local const struct tg_audit *tl_defer;
 
 static void
 hex(const uint8_t *p, size_t n, char *out)
@@ -49,8 +72,8 @@ resume(struct tg_audit *a)
     json_t *o;
     enum tg_err rv = TG_OK;
 
-    memset(a->prev, '0', 2 * TG_SHA256_LEN);
-    a->prev[2 * TG_SHA256_LEN] = '\0';
+    memset(a->prev, '0', HASH_HEX);
+    a->prev[HASH_HEX] = '\0';
     TG_CHECK(fstat(a->fd, &st) == 0, TG_ERR_IO, "fstat audit log");
     size = st.st_size;
     if (size == 0)
@@ -98,6 +121,9 @@ tg_audit_open(const char *path, struct tg_audit **out)
         free(a);
         return rv;
     }
+    a->w_seq = a->seq;
+    memcpy(a->w_prev, a->prev, sizeof(a->prev));
+    tg_buf_init(&a->pending, PENDING_CAP);
     pthread_mutex_init(&a->lock, NULL);
     *out = a;
     return TG_OK;
@@ -136,90 +162,179 @@ object(struct tg_buf *b, const char *name, const char *const *kv, size_t n)
     return tg_buf_append(b, "}", 1);
 }
 
+/* The event's members after "ts" and before "prev". */
+static enum tg_err
+event_body(struct tg_buf *b, const struct tg_audit_event *ev, const char *details)
+{
+    const char *who[] = {"agent", ev->agent_id, "agent_type", ev->agent_type, "owner",
+                         ev->owner, "tenant", ev->tenant, "auth_method", ev->auth_method,
+                         "key_thumbprint", ev->key_thumbprint, "peer", ev->peer, "actor",
+                         ev->actor};
+    const char *what[] = {"grant_type", ev->grant_type, "resource", ev->resource,
+                          "scope", ev->scope, "tool", ev->tool, "action", ev->action,
+                          "method", ev->method, "path", ev->path};
+    int first = 0;
+
+    TG_GUARD(member(b, &first, "event", ev->event));
+    TG_GUARD(member(b, &first, "jti", ev->jti));
+    TG_GUARD(object(b, "who", who, sizeof(who) / sizeof(who[0])));
+    TG_GUARD(object(b, "what", what, sizeof(what) / sizeof(what[0])));
+    if (details != NULL) {
+        /* inside "what": reopen the object */
+        b->len--; /* drop the closing brace of "what" */
+        TG_GUARD(tg_jsonw_kv_raw(b, b->p[b->len - 1] == '{', "details", details));
+        TG_GUARD(tg_buf_append(b, "}", 1));
+    }
+    TG_GUARD(tg_buf_append_str(b, ",\"why\":{"));
+    first = 1;
+    TG_GUARD(member(b, &first, "decision", ev->decision));
+    TG_GUARD(member(b, &first, "error", ev->error));
+    TG_GUARD(member(b, &first, "reason", ev->reason));
+    if (ev->status)
+        TG_GUARD(tg_jsonw_kv_int(b, first, "status", ev->status));
+    return tg_buf_append(b, "}", 1);
+}
+
+/* "2026-11-29T14:32:59.104Z", read under the lock so that "ts" never goes
+ * back along "seq"; the part up to the seconds is made once a second. */
+static void
+timestamp(struct tg_audit *a, char out[96])
+{
+    struct timespec now;
+    struct tm tm;
+
+    clock_gettime(CLOCK_REALTIME, &now);
+    if (now.tv_sec != a->ts_sec || a->ts_head[0] == '\0') {
+        gmtime_r(&now.tv_sec, &tm);
+        snprintf(a->ts_head, sizeof(a->ts_head), "%04d-%02d-%02dT%02d:%02d:%02d",
+                 tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
+                 tm.tm_sec);
+        a->ts_sec = now.tv_sec;
+    }
+    snprintf(out, 96, "%s.%03dZ", a->ts_head, (int)(now.tv_nsec / 1000000));
+}
+
+/* Writes the pending lines, under the lock: one write(2) on the O_APPEND
+ * descriptor, so lines are never interleaved or split between threads. On
+ * failure the lines are lost (never retried: an answer that depended on
+ * one has been refused, tg_audit_sync) and the chain goes back to the last
+ * line written, so the file stays a valid chain. */
+static enum tg_err
+write_pending(struct tg_audit *a)
+{
+    size_t off = 0, len = a->pending.len;
+    uint64_t last = atomic_load_explicit(&a->appended, memory_order_relaxed);
+    enum tg_err rv = TG_OK;
+
+    while (off < len) {
+        ssize_t w = write(a->fd, a->pending.p + off, len - off);
+
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0) {
+            tg_err_raise(TG_ERR_IO, "audit write: %s", w < 0 ? strerror(errno) : "no progress");
+            rv = TG_ERR_IO;
+            break;
+        }
+        off += (size_t)w;
+    }
+    if (rv == TG_OK) {
+        a->w_seq = a->seq;
+        memcpy(a->w_prev, a->prev, sizeof(a->prev));
+    } else {
+        tg_log_warnx("audit: %zu bytes of lines up to seq %" PRIu64 " not written%s: %s", len,
+                     a->seq, off > 0 ? " (the last line written is torn)" : "",
+                     tg_err_detail());
+        a->seq = a->w_seq;
+        memcpy(a->prev, a->w_prev, sizeof(a->prev));
+        atomic_store_explicit(&a->lost, last, memory_order_relaxed);
+    }
+    a->pending.len = 0;
+    /* Release: whoever sees `resolved` cover an id also sees `lost`. */
+    atomic_store_explicit(&a->resolved, last, memory_order_release);
+    return rv;
+}
+
 enum tg_err
 tg_audit_emit(struct tg_audit *a, const struct tg_audit_event *ev)
 {
-    struct tg_buf body, line;
-    char ts[96], status[16], *details = NULL;
-    struct timespec now;
-    struct tm tm;
+    struct tg_buf *b = &a->pending;
+    char ts[96], *details = NULL;
+    const char *dj;
     uint8_t md[TG_SHA256_LEN];
-    ssize_t w;
-    int locked = 0, first = 0;
+    size_t start = 0;
+    uint64_t id;
+    int locked = 0;
     enum tg_err rv = TG_OK;
 
-    tg_buf_init(&body, MAX_LINE);
-    tg_buf_init(&line, MAX_LINE);
     TG_CHECK(ev->event != NULL, TG_ERR_INVALID_ARG, "audit event without a name");
     if (ev->details_json == NULL && ev->details != NULL) {
         details = json_dumps(ev->details, JSON_COMPACT);
         TG_CHECK(details != NULL, TG_ERR_NOMEM, "audit details");
     }
-    snprintf(status, sizeof(status), "%d", ev->status);
-    /* Everything but "seq", "ts" and "prev" is written before the lock is
-     * taken: the lock covers only what orders the chain. */
-    {
-        const char *who[] = {"agent", ev->agent_id, "agent_type", ev->agent_type, "owner",
-                             ev->owner, "tenant", ev->tenant, "auth_method", ev->auth_method,
-                             "key_thumbprint", ev->key_thumbprint, "peer", ev->peer, "actor",
-                             ev->actor};
-        const char *what[] = {"grant_type", ev->grant_type, "resource", ev->resource,
-                              "scope", ev->scope, "tool", ev->tool, "action", ev->action,
-                              "method", ev->method, "path", ev->path};
-
-        TG_TRY(member(&body, &first, "event", ev->event));
-        TG_TRY(member(&body, &first, "jti", ev->jti));
-        TG_TRY(object(&body, "who", who, sizeof(who) / sizeof(who[0])));
-        TG_TRY(object(&body, "what", what, sizeof(what) / sizeof(what[0])));
-        if (ev->details_json != NULL || details != NULL) {
-            /* inside "what", as before: reopen the object */
-            body.len--; /* drop the closing brace of "what" */
-            TG_TRY(tg_jsonw_kv_raw(&body, body.p[body.len - 1] == '{', "details",
-                                   ev->details_json ? ev->details_json : details));
-            TG_TRY(tg_buf_append(&body, "}", 1));
-        }
-        TG_TRY(tg_buf_append_str(&body, ",\"why\":{"));
-        first = 1;
-        TG_TRY(member(&body, &first, "decision", ev->decision));
-        TG_TRY(member(&body, &first, "error", ev->error));
-        TG_TRY(member(&body, &first, "reason", ev->reason));
-        if (ev->status) {
-            TG_TRY(tg_jsonw_kv_raw(&body, first, "status", status));
-            first = 0;
-        }
-        TG_TRY(tg_buf_append(&body, "}", 1));
-    }
+    dj = ev->details_json != NULL ? ev->details_json : details;
 
     pthread_mutex_lock(&a->lock);
     locked = 1;
-    /* The time is read under the lock, so "ts" never goes back along "seq". */
-    clock_gettime(CLOCK_REALTIME, &now);
-    gmtime_r(&now.tv_sec, &tm);
-    snprintf(ts, sizeof(ts), "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ", tm.tm_year + 1900,
-             tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
-             now.tv_nsec / 1000000);
-    TG_TRY(tg_buf_append(&line, "{", 1));
-    TG_TRY(tg_jsonw_kv_int(&line, 1, "seq", (int64_t)(a->seq + 1)));
-    TG_TRY(tg_jsonw_kv_str(&line, 0, "ts", ts));
-    TG_TRY(tg_buf_append(&line, body.p, body.len));
-    TG_TRY(tg_jsonw_kv_str(&line, 0, "prev", a->prev));
-    TG_TRY(tg_buf_append(&line, "}", 1));
-    TG_TRY(tg_sha256(tg_slice(line.p, line.len), md));
-    TG_TRY(tg_buf_append(&line, "\n", 1));
-    /* One write with O_APPEND: a line is never interleaved or split. */
-    w = write(a->fd, line.p, line.len);
-    TG_CHECK(w == (ssize_t)line.len, TG_ERR_IO, "audit write: %s", strerror(errno));
+    start = b->len;
+    timestamp(a, ts);
+    TG_TRY(tg_buf_append(b, "{", 1));
+    TG_TRY(tg_jsonw_kv_int(b, 1, "seq", (int64_t)(a->seq + 1)));
+    TG_TRY(tg_jsonw_kv_str(b, 0, "ts", ts));
+    TG_TRY(event_body(b, ev, dj));
+    TG_TRY(tg_jsonw_kv_str(b, 0, "prev", a->prev));
+    TG_TRY(tg_buf_append(b, "}", 1));
+    TG_CHECK(b->len - start <= MAX_LINE, TG_ERR_TOO_LARGE, "audit line of %zu bytes",
+             b->len - start);
+    TG_TRY(tg_sha256(tg_slice(b->p + start, b->len - start), md));
+    TG_TRY(tg_buf_append(b, "\n", 1));
     a->seq++;
     hex(md, sizeof(md), a->prev);
+    id = atomic_load_explicit(&a->appended, memory_order_relaxed) + 1;
+    atomic_store_explicit(&a->appended, id, memory_order_release);
+    /* A deferring thread's line waits for its tg_audit_sync (group commit);
+     * any other writes now, with whatever waits before it. */
+    if (tl_defer != a || b->len >= PENDING_FLUSH)
+        rv = write_pending(a);
 out:
-    if (locked)
+    if (locked) {
+        if (rv != TG_OK && start < b->len)
+            b->len = start; /* a line that failed to format is not kept half-made */
         pthread_mutex_unlock(&a->lock);
+    }
     if (rv != TG_OK)
         tg_log_warnx("audit: cannot record %s: %s", ev->event ? ev->event : "?", tg_err_detail());
     free(details);
-    tg_buf_reset(&body);
-    tg_buf_reset(&line);
     return rv;
+}
+
+void
+tg_audit_defer_thread(const struct tg_audit *a)
+{
+    tl_defer = a;
+}
+
+uint64_t
+tg_audit_mark(struct tg_audit *a)
+{
+    return a != NULL ? atomic_load_explicit(&a->appended, memory_order_acquire) : 0;
+}
+
+int
+tg_audit_sync(struct tg_audit *a, uint64_t since)
+{
+    uint64_t resolved;
+
+    if (a == NULL)
+        return 0;
+    resolved = atomic_load_explicit(&a->resolved, memory_order_acquire);
+    if (resolved != atomic_load_explicit(&a->appended, memory_order_acquire)) {
+        pthread_mutex_lock(&a->lock);
+        if (a->pending.len > 0)
+            (void)write_pending(a); /* a failure is told below, through `lost` */
+        pthread_mutex_unlock(&a->lock);
+    }
+    return atomic_load_explicit(&a->lost, memory_order_acquire) > since ? -1 : 0;
 }
 
 void
@@ -227,8 +342,43 @@ tg_audit_close(struct tg_audit *a)
 {
     if (a == NULL)
         return;
+    pthread_mutex_lock(&a->lock);
+    if (a->pending.len > 0)
+        (void)write_pending(a);
+    pthread_mutex_unlock(&a->lock);
     fsync(a->fd);
     close(a->fd);
+    tg_buf_reset(&a->pending);
     pthread_mutex_destroy(&a->lock);
     free(a);
+}
+
+static void
+barrier_thread_start(void *arg)
+{
+    tg_audit_defer_thread(arg);
+}
+
+static uint64_t
+barrier_mark(void *arg)
+{
+    return tg_audit_mark(arg);
+}
+
+static int
+barrier_sync(void *arg, uint64_t since)
+{
+    return tg_audit_sync(arg, since);
+}
+
+void
+tg_audit_http_barrier(struct tg_audit *a, struct tg_http_barrier *out)
+{
+    memset(out, 0, sizeof(*out));
+    if (a == NULL)
+        return;
+    out->thread_start = barrier_thread_start;
+    out->mark = barrier_mark;
+    out->sync = barrier_sync;
+    out->arg = a;
 }

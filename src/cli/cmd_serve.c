@@ -649,6 +649,7 @@ tg_cmd_serve(int argc, char **argv)
     }
     hc.workers = o.workers;
     hc.trusted_proxies = o.n_proxies ? o.trusted_proxies : NULL;
+    tg_audit_http_barrier(ctx.audit, &hc.barrier); /* group commit (audit.h) */
     router = tg_http_router_new();
     TG_CHECK(router != NULL, TG_ERR_NOMEM, "router");
     TG_TRY(tg_http_server_new(&hc, router, &server));

@@ -7,6 +7,7 @@
 
 #include <jansson.h>
 
+#include "core/jsonw.h"
 #include "core/log.h"
 #include "core/mem.h"
 #include "crypto/crypto.h"
@@ -412,7 +413,7 @@ tg_gw_audit_emit(struct tg_gateway *gw, const struct tg_http_request *req,
 {
     struct tg_audit_event ev;
     const struct tg_rs_identity *id = a->d != NULL ? &a->d->id : NULL;
-    json_t *details = NULL;
+    struct tg_buf details;
     enum tg_err rv;
     int allow = strstr(a->event, ".allow") != NULL;
 
@@ -438,19 +439,23 @@ tg_gw_audit_emit(struct tg_gateway *gw, const struct tg_http_request *req,
     ev.reason = a->reason != NULL ? a->reason
                                   : (a->d != NULL ? a->d->description : NULL);
     ev.status = a->status;
-    details = json_object();
-    if (details != NULL) {
-        if (id != NULL && nonempty(id->endpoint))
-            json_object_set_new(details, "endpoint", json_string(id->endpoint));
-        if (id != NULL && nonempty(id->binding))
-            json_object_set_new(details, "binding", json_string(id->binding));
-        if (a->upstream_status > 0)
-            json_object_set_new(details, "upstream_status", json_integer(a->upstream_status));
-        if (json_object_size(details) > 0)
-            ev.details = details;
+    /* "details", written straight (no jansson tree on every decision) */
+    tg_buf_init(&details, 4096);
+    rv = tg_buf_append(&details, "{", 1);
+    if (rv == TG_OK && id != NULL && nonempty(id->endpoint))
+        rv = tg_jsonw_kv_str(&details, details.len == 1, "endpoint", id->endpoint);
+    if (rv == TG_OK && id != NULL && nonempty(id->binding))
+        rv = tg_jsonw_kv_str(&details, details.len == 1, "binding", id->binding);
+    if (rv == TG_OK && a->upstream_status > 0)
+        rv = tg_jsonw_kv_int(&details, details.len == 1, "upstream_status", a->upstream_status);
+    if (rv == TG_OK && details.len > 1) {
+        rv = tg_buf_append(&details, "}", 1);
+        if (rv == TG_OK)
+            rv = tg_buf_cstr(&details, &ev.details_json);
     }
-    rv = tg_audit_emit(gw->cfg.audit, &ev);
-    json_decref(details);
+    if (rv == TG_OK)
+        rv = tg_audit_emit(gw->cfg.audit, &ev);
+    tg_buf_reset(&details);
     if (rv != TG_OK)
         tg_log_warnx("gateway: audit event %s not written: %s", a->event, tg_err_detail());
     return rv;

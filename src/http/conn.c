@@ -96,6 +96,10 @@ struct conn {
     size_t out_off;
     int close_after;          /* close once the output is written */
     int chunked_out;          /* the streamed body is chunked (HTTP/1.1) */
+    /* The barrier (http.h): its mark when this request began; whether any
+     * byte of this request's answer has gone; whether the barrier refused. */
+    uint64_t mark;
+    int answer_sent, barrier_failed;
     size_t dropped;           /* LINGER: bytes read and dropped */
     struct tg_http_stream *stream;
     struct conn *prev, *next;
@@ -278,11 +282,53 @@ no_write(struct conn *c)
     }
 }
 
+/* A new request: what its answer waits for (the barrier, http.h). */
+static void
+answer_begin(struct conn *c)
+{
+    const struct tg_http_barrier *b = &c->w->s->barrier;
+
+    c->mark = b->mark != NULL ? b->mark(b->arg) : 0;
+    c->answer_sent = 0;
+    c->barrier_failed = 0;
+}
+
+static void queue_response(struct conn *c, const struct tg_http_response *res);
+
+/* Whether the answer may go (http.h, struct tg_http_barrier): what was
+ * recorded for it is written first. When it cannot be, an answer not yet
+ * begun becomes a 500 (and the connection closes after it); one already
+ * partly sent is cut: 0 then. */
+static int
+barrier_pass(struct conn *c)
+{
+    const struct tg_http_barrier *b = &c->w->s->barrier;
+    struct tg_http_response res;
+
+    if (b->sync == NULL || c->barrier_failed || b->sync(b->arg, c->mark) == 0)
+        return 1;
+    c->barrier_failed = 1;
+    tg_log_warnx("answer to %s withheld: what it depends on could not be recorded", c->peer);
+    if (c->answer_sent || c->state != C_WRITING)
+        return 0;
+    c->out.len = c->out_off = 0;
+    c->keep_alive = 0;
+    tg_http_response_init(&res);
+    TG_IGNORE(tg_http_response_error(&res, TG_ERR_IO, "server_error",
+                                     "the decision could not be recorded"));
+    res.status = 500;
+    queue_response(c, &res);
+    tg_http_response_reset(&res);
+    return 1;
+}
+
 /* Writes what is queued: 1 when all of it went, 0 when the socket is full
  * (the write event is on), -1 when the connection failed. */
 static int
 conn_flush(struct conn *c)
 {
+    if (c->out_off < c->out.len && !barrier_pass(c))
+        return -1;
     while (c->out_off < c->out.len) {
         const uint8_t *p = c->out.p + c->out_off;
         size_t n = c->out.len - c->out_off, wrote = 0;
@@ -322,6 +368,7 @@ conn_flush(struct conn *c)
             wrote = (size_t)rc;
         }
         c->out_off += wrote;
+        c->answer_sent = 1;
     }
     c->out.len = c->out_off = 0;
     no_write(c);
@@ -643,6 +690,7 @@ refuse(struct conn *c, int status, enum tg_err err, const char *why)
     struct tg_http_response res;
 
     tg_log_debug("refused request from %s: %s", c->peer, why);
+    answer_begin(c);
     tg_http_response_init(&res);
     if (tg_http_response_error(&res, err, NULL, why) != TG_OK)
         res.status = 500;
@@ -780,6 +828,7 @@ dispatch(struct conn *c, struct tg_slice body)
     tg_buf_init(&req.cert, TG_HTTP_CERT_MAX);
     tg_http_response_init(&res);
     tg_err_clear();
+    answer_begin(c);
     c->state = C_HANDLER;
     set_busy(c, 1);
     req.conn = c;

@@ -208,6 +208,22 @@ struct tg_http_listener {
     const char *base_url;
 };
 
+/* What answers wait for: the audit log's group commit (audit.h). Before a
+ * worker sends the first byte of an answer it calls sync(arg, mark), with
+ * the mark taken when the request came in; non-zero means something
+ * recorded since could not be written, and the answer does not go: a 500
+ * goes instead (then the connection closes), or, when part of the answer
+ * went already, the connection is cut. Each worker calls thread_start once
+ * before it serves, and sync(arg, UINT64_MAX) at the end of every loop turn
+ * (so nothing recorded waits for the next answer) and before it ends. All
+ * NULL: no barrier. */
+struct tg_http_barrier {
+    void (*thread_start)(void *arg);
+    uint64_t (*mark)(void *arg);
+    int (*sync)(void *arg, uint64_t since);
+    void *arg;
+};
+
 struct tg_http_config {
     struct tg_http_listener listeners[4];
     size_t n_listeners;
@@ -223,6 +239,7 @@ struct tg_http_config {
      * client certificate comes from the header only; from any other peer the
      * headers are ignored. Handlers never see either header. */
     const char *const *trusted_proxies;
+    struct tg_http_barrier barrier;
 };
 
 struct tg_http_server;

@@ -193,6 +193,7 @@ struct tg_http_server {
     size_t n_proxies;
     size_t max_body, max_headers;
     struct timeval read_tv, write_tv;
+    struct tg_http_barrier barrier;
     struct event_base *ctl;    /* the thread in tg_http_server_run: stop and signals */
     struct event *ctl_stop_ev;
     atomic_int ran;

@@ -173,18 +173,26 @@ static void *
 worker_main(void *arg)
 {
     struct tg_http_worker *w = arg;
+    const struct tg_http_barrier *b = &w->s->barrier;
 
+    if (b->thread_start != NULL)
+        b->thread_start(b->arg);
     /* One turn at a time: every ready event's callback, then the answers
-     * they made go out together (conn.c, tg_http_conn_flush_turn). */
+     * they made go out together (conn.c, tg_http_conn_flush_turn), and
+     * what the turn recorded with them (http.h, struct tg_http_barrier). */
     while (!event_base_got_exit(w->base) && !event_base_got_break(w->base)) {
         if (event_base_loop(w->base, EVLOOP_ONCE | EVLOOP_NO_EXIT_ON_EMPTY) < 0)
             break;
         tg_http_conn_flush_turn(w);
+        if (b->sync != NULL)
+            (void)b->sync(b->arg, UINT64_MAX);
     }
     /* Streams are cut (their owners told) before the handlers' per-worker
      * state they drive goes; idle keep-alive connections close now, not at
      * tg_http_server_free. */
     tg_http_conn_close_all(w);
+    if (b->sync != NULL)
+        (void)b->sync(b->arg, UINT64_MAX);
     while (w->n_data > 0) {
         w->n_data--;
         if (w->data[w->n_data].free_fn != NULL)
@@ -408,6 +416,7 @@ tg_http_server_new(const struct tg_http_config *cfg, struct tg_http_router *rout
         s->l[i].fd = -1;
     s->router = router;
     s->max_body = cfg->max_body_size ? cfg->max_body_size : TG_HTTP_MAX_BODY_SIZE;
+    s->barrier = cfg->barrier;
     max_headers = cfg->max_headers_size ? cfg->max_headers_size : TG_HTTP_MAX_HEADERS_SIZE;
     s->max_headers = max_headers;
     TG_CHECK(s->max_body <= (size_t)1 << 30 && max_headers <= (size_t)1 << 20, TG_ERR_CONFIG,

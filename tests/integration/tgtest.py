@@ -42,10 +42,14 @@ class Results:
 
 
 class Server:
-    def __init__(self, binary, extra_args=()):
+    def __init__(self, binary, extra_args=(), reuse_dir=None, prepare=None):
+        """reuse_dir: the dir of a server stopped with keep=True (its data
+        dir, keys and agents); prepare(data_dir) runs before it starts."""
         self.binary = binary
-        self.dir = tempfile.mkdtemp(prefix="tg-it-")
+        self.dir = reuse_dir or tempfile.mkdtemp(prefix="tg-it-")
         self.data = os.path.join(self.dir, "data")
+        if prepare is not None:
+            prepare(self.data)
         self.log = open(os.path.join(self.dir, "server.log"), "w+")
         self.proc = subprocess.Popen(
             [binary, "serve", "--dev", "--data", self.data, "--listen", "127.0.0.1:0",
@@ -85,7 +89,8 @@ class Server:
         return subprocess.run([self.binary, *args, "--data", self.data], input=input,
                               capture_output=True, text=True, timeout=60)
 
-    def stop(self):
+    def stop(self, keep=False):
+        """keep: leave the dir for Server(reuse_dir=...)."""
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
             try:
@@ -94,6 +99,8 @@ class Server:
                 self.proc.kill()
         self.log.close()
         rc = self.proc.returncode
+        if keep:
+            return rc
         shutil.rmtree(self.dir, ignore_errors=True)
         master = self.data + ".master-key"
         if os.path.exists(master):

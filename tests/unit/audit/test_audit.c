@@ -1,5 +1,8 @@
 #include <pthread.h>
+#include <signal.h>
 #include <stdlib.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "test.h"
@@ -148,6 +151,117 @@ test_concurrent_chain(void)
     free(lines);
 }
 
+/* Lines this many; -1 when the file cannot be read. Every line must be
+ * JSON with seq i + 1 and prev the hash of the line before: 0 otherwise. */
+static int
+valid_chain(void)
+{
+    char **lines = NULL;
+    int n = count_lines(&lines), i, k, ok = n >= 0;
+
+    for (i = 0; i < n; i++) {
+        json_t *o = ok ? json_loads(lines[i], 0, NULL) : NULL;
+        uint8_t md[32];
+        char hx[65] = "0000000000000000000000000000000000000000000000000000000000000000";
+
+        ok = ok && o != NULL && json_integer_value(json_object_get(o, "seq")) == i + 1;
+        if (ok && i > 0) {
+            ok = tg_sha256(tg_slice(lines[i - 1], strlen(lines[i - 1])), md) == TG_OK;
+            for (k = 0; k < 32; k++)
+                snprintf(hx + 2 * k, 3, "%02x", md[k]);
+        }
+        ok = ok && strcmp(json_string_value(json_object_get(o, "prev")), hx) == 0;
+        json_decref(o);
+    }
+    for (i = 0; i < n; i++)
+        free(lines[i]);
+    free(lines);
+    return ok ? n : 0;
+}
+
+/* Group commit: a deferring thread's lines reach the file at tg_audit_sync
+ * (or at close), in one chain with the lines written at once elsewhere. */
+static void
+test_deferred(void)
+{
+    struct tg_audit *a = NULL;
+    struct tg_audit_event ev = {.event = "check.allow", .decision = "allow", .agent_id = "bot",
+                                .tool = "crm", .jti = "j", .status = 200};
+    uint64_t m0, m1;
+    pthread_t th;
+    int i;
+
+    unlink(path);
+    CHECK_OK(tg_audit_open(path, &a));
+    if (a == NULL)
+        return;
+    tg_audit_defer_thread(a);
+    m0 = tg_audit_mark(a);
+    for (i = 0; i < 3; i++)
+        CHECK_OK(tg_audit_emit(a, &ev));
+    m1 = tg_audit_mark(a);
+    CHECK(m1 == m0 + 3);
+    CHECK(valid_chain() == 0); /* nothing written yet: the file is empty */
+    CHECK(tg_audit_sync(a, m0) == 0);
+    CHECK(valid_chain() == 3);
+    CHECK(tg_audit_sync(a, m1) == 0); /* nothing waits: a no-op */
+    /* Another thread (not deferring) writes at once, after what waits. */
+    CHECK_OK(tg_audit_emit(a, &ev));
+    CHECK(pthread_create(&th, NULL, writer, a) == 0);
+    CHECK(pthread_join(th, NULL) == 0);
+    CHECK(valid_chain() == 4 + PER_WRITER);
+    CHECK_OK(tg_audit_emit(a, &ev));
+    tg_audit_close(a); /* writes what waits */
+    tg_audit_defer_thread(NULL);
+    CHECK(valid_chain() == 5 + PER_WRITER);
+}
+
+/* A write that fails loses its lines, never half of the chain: the chain
+ * goes back to the last line written and continues from it; an immediate
+ * write reports the failure, a deferred one through tg_audit_sync, for a
+ * mark taken before the lost line only. */
+static void
+test_write_failure(void)
+{
+    struct tg_audit *a = NULL;
+    struct tg_audit_event ev = {.event = "check.allow", .decision = "allow", .agent_id = "bot",
+                                .tool = "crm", .jti = "j", .status = 200};
+    struct rlimit old, lim;
+    struct stat st;
+    uint64_t before, after;
+
+    unlink(path);
+    CHECK_OK(tg_audit_open(path, &a));
+    if (a == NULL)
+        return;
+    CHECK_OK(tg_audit_emit(a, &ev));
+    CHECK_OK(tg_audit_emit(a, &ev));
+    CHECK(stat(path, &st) == 0);
+    /* No room past the two lines: write(2) fails with EFBIG. */
+    signal(SIGXFSZ, SIG_IGN);
+    CHECK(getrlimit(RLIMIT_FSIZE, &old) == 0);
+    lim = old;
+    lim.rlim_cur = (rlim_t)st.st_size;
+    CHECK(setrlimit(RLIMIT_FSIZE, &lim) == 0);
+    CHECK_ERR(tg_audit_emit(a, &ev), TG_ERR_IO);
+    tg_audit_defer_thread(a);
+    before = tg_audit_mark(a);
+    CHECK_OK(tg_audit_emit(a, &ev));
+    CHECK_OK(tg_audit_emit(a, &ev));
+    CHECK(tg_audit_sync(a, before) == -1);
+    after = tg_audit_mark(a);
+    CHECK(tg_audit_sync(a, after) == 0);
+    CHECK(setrlimit(RLIMIT_FSIZE, &old) == 0);
+    /* Room again: the chain continues from line 2. */
+    CHECK_OK(tg_audit_emit(a, &ev));
+    CHECK(tg_audit_sync(a, after) == 0);
+    tg_audit_defer_thread(NULL);
+    CHECK_OK(tg_audit_emit(a, &ev));
+    tg_audit_close(a);
+    signal(SIGXFSZ, SIG_DFL);
+    CHECK(valid_chain() == 4);
+}
+
 static void
 test_unwritable(void)
 {
@@ -165,6 +279,8 @@ main(void)
     snprintf(path, sizeof(path), "%s/audit.log", dir);
     RUN(test_chain_and_shape);
     RUN(test_concurrent_chain);
+    RUN(test_deferred);
+    RUN(test_write_failure);
     RUN(test_unwritable);
     unlink(path);
     rmdir(dir);

@@ -135,6 +135,48 @@ h_slow(void *ctx, const struct tg_http_request *req, struct tg_http_response *re
         res->status = 500;
 }
 
+/* The barrier (http.h): a stand-in for the audit log's group commit.
+ * /record records a line (its id); with b_lose set, that line is lost, as
+ * when the log's write fails. */
+static atomic_ullong b_recorded, b_lost;
+static atomic_int b_lose, b_starts, b_turn_syncs;
+
+static void
+b_thread_start(void *arg)
+{
+    (void)arg;
+    atomic_fetch_add(&b_starts, 1);
+}
+
+static uint64_t
+b_mark(void *arg)
+{
+    (void)arg;
+    return atomic_load(&b_recorded);
+}
+
+static int
+b_sync(void *arg, uint64_t since)
+{
+    (void)arg;
+    if (since == UINT64_MAX)
+        atomic_fetch_add(&b_turn_syncs, 1);
+    return atomic_load(&b_lost) > since ? -1 : 0;
+}
+
+static void
+h_record(void *ctx, const struct tg_http_request *req, struct tg_http_response *res)
+{
+    unsigned long long id = atomic_fetch_add(&b_recorded, 1) + 1;
+
+    (void)ctx;
+    (void)req;
+    if (atomic_load(&b_lose))
+        atomic_store(&b_lost, id);
+    if (tg_http_response_json(res, 200, "{\"allow\":true}") != TG_OK)
+        res->status = 500;
+}
+
 static struct tg_http_router *
 make_router(void)
 {
@@ -142,7 +184,8 @@ make_router(void)
 
     if (r == NULL || tg_http_route(r, "GET", "/whoami", h_whoami, NULL) != TG_OK ||
         tg_http_route(r, "POST", "/echo", h_echo, NULL) != TG_OK ||
-        tg_http_route(r, "GET", "/slow", h_slow, NULL) != TG_OK) {
+        tg_http_route(r, "GET", "/slow", h_slow, NULL) != TG_OK ||
+        tg_http_route(r, "GET", "/record", h_record, NULL) != TG_OK) {
         tg_http_router_free(r);
         return NULL;
     }
@@ -204,6 +247,51 @@ test_plain_request_and_base_url(void)
     json_decref(o);
     t_resp_free(&r);
     CHECK_OK(t_server_stop(&ts));
+}
+
+/* No answer leaves before what was recorded for it is written: when that
+ * fails, a 500 goes instead and the connection closes; later requests are
+ * answered as usual; every worker starts the barrier's thread hook and
+ * syncs at the end of its loop turns. */
+static void
+test_barrier(void)
+{
+    struct tg_http_config cfg;
+    struct t_server ts;
+    struct t_resp r;
+    char v[128];
+    char *out = NULL;
+    int rc;
+
+    t_config_plain(&cfg);
+    cfg.barrier.thread_start = b_thread_start;
+    cfg.barrier.mark = b_mark;
+    cfg.barrier.sync = b_sync;
+    CHECK(t_server_start(&ts, &cfg, router, 0) == 0);
+    if (ts.s == NULL)
+        return;
+    t_curl(&r, "http://127.0.0.1:%d/record", ts.port);
+    CHECK(r.rc == 0 && r.status == 200 && strstr(r.body, "\"allow\":true") != NULL);
+    t_resp_free(&r);
+    /* The line of this request is lost: its allow never goes out. */
+    atomic_store(&b_lose, 1);
+    t_curl(&r, "http://127.0.0.1:%d/record", ts.port);
+    CHECK(r.rc == 0 && r.status == 500);
+    CHECK(strstr(r.body, "\"allow\"") == NULL && strstr(r.body, "\"server_error\"") != NULL);
+    CHECK(t_header(&r, "Connection", v, sizeof(v)) && strcasecmp(v, "close") == 0);
+    t_resp_free(&r);
+    atomic_store(&b_lose, 0);
+    /* A request that began after the loss is answered as usual, on a
+     * keep-alive connection too. */
+    rc = t_sh(&out,
+              "curl -s --max-time 10 -o /dev/null -o /dev/null -w '%%{http_code}:%%{num_connects}\\n' "
+              "http://127.0.0.1:%d/record http://127.0.0.1:%d/whoami",
+              ts.port, ts.port);
+    CHECK(rc == 0 && out != NULL && strcmp(out, "200:1\n200:0\n") == 0);
+    free(out);
+    CHECK_OK(t_server_stop(&ts));
+    CHECK(atomic_load(&b_starts) == 2);
+    CHECK(atomic_load(&b_turn_syncs) > 0);
 }
 
 /* An IPv6 loopback listener: the peer is read as IPv6 (from accept). */
@@ -1385,6 +1473,7 @@ main(void)
     RUN(test_plain_request_and_base_url);
     RUN(test_ipv6_peer);
     RUN(test_keep_alive);
+    RUN(test_barrier);
     RUN(test_post_echo);
     RUN(test_body_cap);
     RUN(test_header_cap);
