@@ -1,5 +1,7 @@
 #include "core/jsonw.h"
 
+#include "core/str.h"
+
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
@@ -129,11 +131,11 @@ tg_jsonw_kv_str(struct tg_buf *b, int first, const char *k, const char *v)
 enum tg_err
 tg_jsonw_kv_int(struct tg_buf *b, int first, const char *k, int64_t v)
 {
-    char num[32];
-    int n = snprintf(num, sizeof(num), "%" PRId64, v);
+    char num[21];
+    size_t n = tg_i64_dec(v, num);
 
     TG_GUARD(key(b, first, k));
-    return tg_buf_append(b, num, (size_t)n);
+    return tg_buf_append(b, num, n);
 }
 
 enum tg_err

@@ -20,6 +20,7 @@
 #include <string.h>
 
 #include "core/log.h"
+#include "core/str.h"
 #include "gateway/internal.h"
 #include "gateway/mcp.h"
 #include "gateway/remote.h"
@@ -184,9 +185,9 @@ tg_gw_handle_check(void *ctx, const struct tg_http_request *req, struct tg_http_
             tg_gw_respond_error(res, 400, a.error, a.reason);
             goto audit;
         }
-        snprintf(base, sizeof(base), "%s://%s", proto, host);
+        (void)tg_join(base, sizeof(base), proto, "://", host, NULL); /* fits: host_ok */
     } else {
-        snprintf(base, sizeof(base), "%s", tg_http_base_url(req));
+        (void)tg_join(base, sizeof(base), tg_http_base_url(req), NULL);
     }
     query = strchr(uri, '?');
     plen = query != NULL ? (size_t)(query - uri) : strlen(uri);
@@ -219,9 +220,9 @@ tg_gw_handle_check(void *ctx, const struct tg_http_request *req, struct tg_http_
         tg_gw_respond_error(res, a.status, a.error, a.reason);
         goto audit;
     }
-    n = snprintf(url, sizeof(url), "%s%s", base, uri);
+    n = tg_join(url, sizeof(url), base, uri, NULL);
     d = malloc(sizeof(*d));
-    if (n < 0 || (size_t)n >= sizeof(url) || d == NULL) {
+    if (n < 0 || d == NULL) {
         a.status = 500;
         a.error = "server_error";
         a.reason = "out of memory";

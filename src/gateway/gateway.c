@@ -10,6 +10,7 @@
 #include "core/jsonw.h"
 #include "core/log.h"
 #include "core/mem.h"
+#include "core/str.h"
 #include "crypto/crypto.h"
 #include "gateway/internal.h"
 #include "gateway/remote.h"
@@ -269,8 +270,7 @@ tg_gw_rs_config(const struct tg_gateway *gw, const struct tg_gw_tool *tool,
                 struct tg_rs_config *cfg, char *prm, size_t prm_cap)
 {
     *cfg = gw->rs;
-    if ((size_t)snprintf(prm, prm_cap, "%s%s%s", gw->metadata_base, TG_GW_PRM_PREFIX,
-                         tool->t.id) < prm_cap)
+    if (tg_join(prm, prm_cap, gw->metadata_base, TG_GW_PRM_PREFIX, tool->t.id, NULL) >= 0)
         cfg->resource_metadata = prm;
     /* MCP ext-auth DPoP profile, required by the tool's kind. */
     cfg->require_content_digest = tg_tool_requires_content_digest(&tool->t);

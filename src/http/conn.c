@@ -25,6 +25,7 @@
 #include <event2/event_struct.h>
 
 #include "core/log.h"
+#include "core/str.h"
 #include "http/internal.h"
 
 /* The first allocation of a connection's input buffer; a token request
@@ -453,16 +454,20 @@ put_head(struct conn *c, const struct tg_http_response *res, int status, long lo
          int chunked, int has_content)
 {
     struct tg_buf *b = &c->out;
-    char line[96];
+    char num[21];
     size_t i;
 
-    snprintf(line, sizeof(line), "HTTP/1.1 %d %s\r\nDate: ", status, reason(status));
-    TG_GUARD(tg_buf_append_str(b, line));
+    TG_GUARD(tg_buf_append_str(b, "HTTP/1.1 "));
+    TG_GUARD(tg_buf_append(b, num, tg_u64_dec((uint64_t)status, num)));
+    TG_GUARD(tg_buf_append_str(b, " "));
+    TG_GUARD(tg_buf_append_str(b, reason(status)));
+    TG_GUARD(tg_buf_append_str(b, "\r\nDate: "));
     TG_GUARD(tg_buf_append_str(b, date_field(c->w)));
     TG_GUARD(tg_buf_append_str(b, "\r\n"));
     if (length >= 0) {
-        snprintf(line, sizeof(line), "Content-Length: %lld\r\n", length);
-        TG_GUARD(tg_buf_append_str(b, line));
+        TG_GUARD(tg_buf_append_str(b, "Content-Length: "));
+        TG_GUARD(tg_buf_append(b, num, tg_u64_dec((uint64_t)length, num)));
+        TG_GUARD(tg_buf_append_str(b, "\r\n"));
     }
     if (chunked)
         TG_GUARD(tg_buf_append_str(b, "Transfer-Encoding: chunked\r\n"));

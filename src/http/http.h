@@ -73,11 +73,16 @@ struct tg_http_response {
     int status;                /* 200..599; left 0 (or invalid): the client gets a 500 */
     int deferred;              /* set by tg_http_defer: the server sends nothing now */
     struct tg_buf body;
-    /* Up to 16 extra headers; names and values are copied. */
+    /* Up to 16 extra headers; names and values are copied, into hstore
+     * while it has room (no allocation per header), else allocated. */
     size_t n_headers;
     struct {
         char *name, *value;
+        size_t name_len;
+        int owned; /* name and value were allocated */
     } headers[16];
+    size_t hstore_len;
+    char hstore[2048];
 };
 
 /* The server initialises and resets the response around each handler; these

@@ -266,6 +266,7 @@ parse_field_line(char *p, size_t len, struct tg_http_field *f, size_t *vlen)
     p[n] = '\0';
     p[ve] = '\0';
     f->name = p;
+    f->name_len = n;
     f->value = p + vs;
     *vlen = ve - vs;
     return TG_HTTP_PARSE_OK;

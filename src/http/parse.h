@@ -23,6 +23,7 @@ enum tg_http_parse_rc {
  * buffer. The value has no leading or trailing whitespace. */
 struct tg_http_field {
     const char *name, *value;
+    size_t name_len; /* strlen(name), for lookups that compare lengths first */
 };
 
 struct tg_http_head {

@@ -24,15 +24,23 @@ tg_http_query(const struct tg_http_request *r)
     return r->query;
 }
 
+/* Field names compare without case (RFC 9110 §5.1); lengths first. */
+static int
+name_is(const struct tg_http_field *f, const char *name, size_t len)
+{
+    return f->name_len == len && strcasecmp(f->name, name) == 0;
+}
+
 const char *
 tg_http_header(const struct tg_http_request *r, const char *name)
 {
-    size_t i;
+    size_t i, len;
 
     if (name == NULL)
         return NULL;
+    len = strlen(name);
     for (i = 0; i < r->n_fields; i++) {
-        if (strcasecmp(r->fields[i].name, name) == 0)
+        if (name_is(&r->fields[i], name, len))
             return r->fields[i].value;
     }
     return NULL;
@@ -48,12 +56,13 @@ size_t
 tg_http_header_values(const struct tg_http_request *r, const char *name, const char **out,
                       size_t max)
 {
-    size_t i, n = 0;
+    size_t i, n = 0, len;
 
     if (name == NULL)
         return 0;
+    len = strlen(name);
     for (i = 0; i < r->n_fields; i++) {
-        if (strcasecmp(r->fields[i].name, name) != 0)
+        if (!name_is(&r->fields[i], name, len))
             continue;
         if (n < max)
             out[n] = r->fields[i].value;
@@ -119,29 +128,39 @@ tg_http_strip_proxy_headers(struct tg_http_field *fields, size_t *n)
     size_t i, kept = 0;
 
     for (i = 0; i < *n; i++) {
-        if (strcasecmp(fields[i].name, TG_HTTP_HDR_NGINX_CERT) == 0 ||
-            strcasecmp(fields[i].name, TG_HTTP_HDR_XFCC) == 0)
+        if (name_is(&fields[i], TG_HTTP_HDR_NGINX_CERT, sizeof(TG_HTTP_HDR_NGINX_CERT) - 1) ||
+            name_is(&fields[i], TG_HTTP_HDR_XFCC, sizeof(TG_HTTP_HDR_XFCC) - 1))
             continue;
         fields[kept++] = fields[i];
     }
     *n = kept;
 }
 
+/* RFC 9110 §5.6.2: tchar = "!" / "#" / "$" / "%" / "&" / "'" / "*" / "+" /
+ * "-" / "." / "^" / "_" / "`" / "|" / "~" / DIGIT / ALPHA */
+static int
+is_tchar(unsigned char c)
+{
+    if (((c | 0x20) >= 'a' && (c | 0x20) <= 'z') || (c >= '0' && c <= '9'))
+        return 1;
+    switch (c) {
+    case '!': case '#': case '$': case '%': case '&': case '\'': case '*': case '+':
+    case '-': case '.': case '^': case '_': case '`': case '|': case '~':
+        return 1;
+    default:
+        return 0;
+    }
+}
+
 int
 tg_http_is_token(const char *s)
 {
-    /* RFC 9110 §5.6.2: tchar */
-    static const char extra[] = "!#$%&'*+-.^_`|~";
-    const char *p;
+    const unsigned char *p;
 
     if (s == NULL || *s == '\0')
         return 0;
-    for (p = s; *p != '\0'; p++) {
-        char c = *p;
-
-        if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9'))
-            continue;
-        if (strchr(extra, c) == NULL)
+    for (p = (const unsigned char *)s; *p != '\0'; p++) {
+        if (!is_tchar(*p))
             return 0;
     }
     return 1;
@@ -208,6 +227,7 @@ tg_http_request_new(const struct tg_http_request_spec *spec, struct tg_http_requ
         TG_CHECK(r->own_fields != NULL, TG_ERR_NOMEM, "fields");
         for (h = spec->headers; r->n_own_fields < n; h += 2) {
             r->own_fields[r->n_own_fields].name = dup_or_null(h[0], &fail);
+            r->own_fields[r->n_own_fields].name_len = h[0] != NULL ? strlen(h[0]) : 0;
             r->own_fields[r->n_own_fields].value = dup_or_null(h[1], &fail);
             r->n_own_fields++;
         }

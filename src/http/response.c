@@ -23,8 +23,10 @@ tg_http_response_reset(struct tg_http_response *res)
     size_t i, cap = res->body.cap;
 
     for (i = 0; i < res->n_headers && i < sizeof(res->headers) / sizeof(res->headers[0]); i++) {
-        free(res->headers[i].name);
-        free(res->headers[i].value);
+        if (res->headers[i].owned) {
+            free(res->headers[i].name);
+            free(res->headers[i].value);
+        }
     }
     tg_buf_reset(&res->body);
     memset(res, 0, sizeof(*res));
@@ -33,14 +35,17 @@ tg_http_response_reset(struct tg_http_response *res)
 
 /* Framing and hop-by-hop headers belong to the server. */
 static int
-is_reserved(const char *name)
+is_reserved(const char *name, size_t len)
 {
-    static const char *const reserved[] = {"Content-Length", "Transfer-Encoding", "Connection",
-                                           "Keep-Alive", "Upgrade", "Trailer"};
+    static const struct {
+        const char *name;
+        size_t len;
+    } reserved[] = {{"Content-Length", 14}, {"Transfer-Encoding", 17}, {"Connection", 10},
+                    {"Keep-Alive", 10},     {"Upgrade", 7},            {"Trailer", 7}};
     size_t i;
 
     for (i = 0; i < sizeof(reserved) / sizeof(reserved[0]); i++) {
-        if (strcasecmp(name, reserved[i]) == 0)
+        if (len == reserved[i].len && strcasecmp(name, reserved[i].name) == 0)
             return 1;
     }
     return 0;
@@ -48,7 +53,7 @@ is_reserved(const char *name)
 
 /* RFC 9110 §5.5: visible characters, SP, HTAB and obs-text; no CR, LF, NUL. */
 static int
-is_field_value(const char *v)
+is_field_value(const char *v, size_t *len)
 {
     const unsigned char *p;
 
@@ -56,18 +61,21 @@ is_field_value(const char *v)
         if ((*p < 0x20 && *p != '\t') || *p == 0x7f)
             return 0;
     }
+    *len = (size_t)((const char *)p - v);
     return 1;
 }
 
 static void
-header_remove(struct tg_http_response *res, const char *name)
+header_remove(struct tg_http_response *res, const char *name, size_t len)
 {
     size_t i = 0;
 
     while (i < res->n_headers) {
-        if (strcasecmp(res->headers[i].name, name) == 0) {
-            free(res->headers[i].name);
-            free(res->headers[i].value);
+        if (res->headers[i].name_len == len && strcasecmp(res->headers[i].name, name) == 0) {
+            if (res->headers[i].owned) {
+                free(res->headers[i].name);
+                free(res->headers[i].value);
+            }
             memmove(&res->headers[i], &res->headers[i + 1],
                     (res->n_headers - i - 1) * sizeof(res->headers[0]));
             res->n_headers--;
@@ -81,25 +89,40 @@ enum tg_err
 tg_http_response_header(struct tg_http_response *res, const char *name, const char *value)
 {
     char *n, *v;
+    size_t nlen, vlen, i;
 
     TG_ENSURE(name != NULL && value != NULL, TG_ERR_INVALID_ARG, "NULL header");
     TG_ENSURE(tg_http_is_token(name), TG_ERR_INVALID_ARG, "bad header name");
-    TG_ENSURE(!is_reserved(name), TG_ERR_INVALID_ARG, "header %s is set by the server", name);
-    TG_ENSURE(is_field_value(value), TG_ERR_INVALID_ARG, "bad value for header %s", name);
+    nlen = strlen(name);
+    TG_ENSURE(!is_reserved(name, nlen), TG_ERR_INVALID_ARG, "header %s is set by the server",
+              name);
+    TG_ENSURE(is_field_value(value, &vlen), TG_ERR_INVALID_ARG, "bad value for header %s", name);
     /* One value per name: a handler overriding Content-Type or
      * Cache-Control after tg_http_response_json must not send both. */
-    header_remove(res, name);
-    TG_ENSURE(res->n_headers < sizeof(res->headers) / sizeof(res->headers[0]), TG_ERR_TOO_LARGE,
+    header_remove(res, name, nlen);
+    i = res->n_headers;
+    TG_ENSURE(i < sizeof(res->headers) / sizeof(res->headers[0]), TG_ERR_TOO_LARGE,
               "too many response headers");
-    n = strdup(name);
-    v = strdup(value);
-    if (n == NULL || v == NULL) {
-        free(n);
-        free(v);
-        TG_ENSURE(0, TG_ERR_NOMEM, "header copy");
+    if (sizeof(res->hstore) - res->hstore_len > nlen + vlen + 1) {
+        n = res->hstore + res->hstore_len;
+        memcpy(n, name, nlen + 1);
+        v = n + nlen + 1;
+        memcpy(v, value, vlen + 1);
+        res->hstore_len += nlen + vlen + 2;
+        res->headers[i].owned = 0;
+    } else {
+        n = strdup(name);
+        v = strdup(value);
+        if (n == NULL || v == NULL) {
+            free(n);
+            free(v);
+            TG_ENSURE(0, TG_ERR_NOMEM, "header copy");
+        }
+        res->headers[i].owned = 1;
     }
-    res->headers[res->n_headers].name = n;
-    res->headers[res->n_headers].value = v;
+    res->headers[i].name = n;
+    res->headers[i].value = v;
+    res->headers[i].name_len = nlen;
     res->n_headers++;
     return TG_OK;
 }

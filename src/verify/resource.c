@@ -20,6 +20,7 @@
 #include <strings.h>
 
 #include "core/mem.h"
+#include "core/str.h"
 #include "crypto/crypto.h"
 #include "policy/match.h"
 #include "verify/resource.h"
@@ -595,8 +596,8 @@ tg_rs_authenticate(const struct tg_rs_config *cfg, const struct tg_tool *tool,
                  "the client certificate does not match the access token's binding", NULL);
         }
     }
-    snprintf(out->id.binding, sizeof(out->id.binding), "%s",
-             tok->jkt[0] != '\0' ? "dpop" : tok->x5t[0] != '\0' ? "mtls" : "bearer");
+    (void)tg_join(out->id.binding, sizeof(out->id.binding),
+                  tok->jkt[0] != '\0' ? "dpop" : tok->x5t[0] != '\0' ? "mtls" : "bearer", NULL);
 
     out->err = TG_OK;
     out->status = 200;
@@ -632,11 +633,10 @@ authorize_entry(const struct tg_rs_config *cfg, const struct tg_tool *tool,
     out->id.endpoint[0] = '\0';
     if (ep == NULL)
         DENY(TG_ERR_OAUTH_INSUFFICIENT_SCOPE, 403, scheme, "insufficient_scope", nomatch, NULL);
-    snprintf(out->id.action, sizeof(out->id.action), "%s", tg_action_name(ep->action));
-    if (snprintf(out->id.endpoint, sizeof(out->id.endpoint), "%s %s", ep->method, ep->path) >=
-            (int)sizeof(out->id.endpoint) ||
-        snprintf(scope, sizeof(scope), "%s:%s", tool->id, tg_action_name(ep->action)) >=
-            (int)sizeof(scope))
+    if (tg_join(out->id.action, sizeof(out->id.action), tg_action_name(ep->action), NULL) < 0 ||
+        tg_join(out->id.endpoint, sizeof(out->id.endpoint), ep->method, " ", ep->path, NULL) <
+            0 ||
+        tg_join(scope, sizeof(scope), tool->id, ":", tg_action_name(ep->action), NULL) < 0)
         DENY(TG_ERR_CONFIG, 500, 0, "server_error", "the resource is misconfigured", NULL);
 
     /* 5. The token allows this tool, action and endpoint. */
