@@ -33,6 +33,7 @@ struct tg_audit {
     uint64_t w_seq;
     char w_prev[HASH_HEX + 1];
     struct tg_buf pending; /* whole lines, formatted, not yet written */
+    int torn;              /* a write stopped inside a line: end it first */
     /* "ts": the part up to the seconds, made once a second */
     time_t ts_sec;
     char ts_head[64];
@@ -214,6 +215,32 @@ timestamp(struct tg_audit *a, char out[96])
     snprintf(out, 96, "%s.%03dZ", a->ts_head, (int)(now.tv_nsec / 1000000));
 }
 
+/* A write stopped after `off` bytes of the pending lines: the whole lines
+ * among them are in the file, so the chain continues from the last of
+ * them; a line cut short is ended before the next write. */
+static void
+keep_written(struct tg_audit *a, size_t off)
+{
+    const uint8_t *p = a->pending.p;
+    size_t end = off, start, i;
+    uint8_t md[TG_SHA256_LEN];
+
+    if (p[off - 1] != '\n')
+        a->torn = 1;
+    while (end > 0 && p[end - 1] != '\n')
+        end--;
+    if (end == 0)
+        return;
+    start = end - 1;
+    while (start > 0 && p[start - 1] != '\n')
+        start--;
+    if (tg_sha256(tg_slice(p + start, end - 1 - start), md) != TG_OK)
+        return; /* (cannot fail for a buffer in memory) */
+    for (i = 0; i < end; i++)
+        a->w_seq += p[i] == '\n';
+    hex(md, sizeof(md), a->w_prev);
+}
+
 /* Writes the pending lines, under the lock: one write(2) on the O_APPEND
  * descriptor, so lines are never interleaved or split between threads. On
  * failure the lines are lost (never retried: an answer that depended on
@@ -226,7 +253,17 @@ write_pending(struct tg_audit *a)
     uint64_t last = atomic_load_explicit(&a->appended, memory_order_relaxed);
     enum tg_err rv = TG_OK;
 
-    while (off < len) {
+    /* After a write that stopped half-way, end the torn line first, so
+     * the next line is not glued to it. */
+    while (a->torn && rv == TG_OK) {
+        ssize_t w = write(a->fd, "\n", 1);
+
+        if (w == 1)
+            a->torn = 0;
+        else if (!(w < 0 && errno == EINTR))
+            TG_FAIL(TG_ERR_IO, "audit write: %s", w < 0 ? strerror(errno) : "no progress");
+    }
+    while (rv == TG_OK && off < len) {
         ssize_t w = write(a->fd, a->pending.p + off, len - off);
 
         if (w < 0 && errno == EINTR)
@@ -238,12 +275,15 @@ write_pending(struct tg_audit *a)
         }
         off += (size_t)w;
     }
+out:
     if (rv == TG_OK) {
         a->w_seq = a->seq;
         memcpy(a->w_prev, a->prev, sizeof(a->prev));
     } else {
+        if (off > 0)
+            keep_written(a, off);
         tg_log_warnx("audit: %zu bytes of lines up to seq %" PRIu64 " not written%s: %s", len,
-                     a->seq, off > 0 ? " (the last line written is torn)" : "",
+                     a->seq, a->torn ? " (the last line written is torn)" : "",
                      tg_err_detail());
         a->seq = a->w_seq;
         memcpy(a->prev, a->w_prev, sizeof(a->prev));

@@ -262,6 +262,86 @@ test_write_failure(void)
     CHECK(valid_chain() == 4);
 }
 
+/* SHA-256 hex of a line (as written, without its newline). */
+static void
+line_hash(const char *line, char hx[65])
+{
+    uint8_t md[32];
+    int k;
+
+    if (tg_sha256(tg_slice(line, strlen(line)), md) != TG_OK)
+        md[0] = 0;
+    for (k = 0; k < 32; k++)
+        snprintf(hx + 2 * k, 3, "%02x", md[k]);
+}
+
+static int
+line_seq_prev(const char *line, long *seq, char prev[65])
+{
+    json_t *o = json_loads(line, 0, NULL);
+    const char *p = o != NULL ? json_string_value(json_object_get(o, "prev")) : NULL;
+    int ok = p != NULL && strlen(p) == 64;
+
+    *seq = o != NULL ? (long)json_integer_value(json_object_get(o, "seq")) : -1;
+    if (ok)
+        memcpy(prev, p, 65);
+    json_decref(o);
+    return ok;
+}
+
+/* A write that stops inside a line: the whole lines before the cut stay
+ * in the chain, the cut line is ended, and the next line follows the last
+ * whole one (seq and prev), on a line of its own. */
+static void
+test_torn_write(void)
+{
+    struct tg_audit *a = NULL;
+    struct tg_audit_event ev = {.event = "check.allow", .decision = "allow", .agent_id = "bot",
+                                .tool = "crm", .jti = "j", .status = 200};
+    struct rlimit old, lim;
+    struct stat st;
+    char **lines = NULL, hx[65], prev[65];
+    long seq;
+    off_t one;
+    int n, i;
+
+    unlink(path);
+    CHECK_OK(tg_audit_open(path, &a));
+    if (a == NULL)
+        return;
+    CHECK_OK(tg_audit_emit(a, &ev));
+    CHECK(stat(path, &st) == 0);
+    one = st.st_size; /* every line of this event is as long, give or take a digit */
+    signal(SIGXFSZ, SIG_IGN);
+    CHECK(getrlimit(RLIMIT_FSIZE, &old) == 0);
+    lim = old;
+    /* room for one more whole line and half of the next */
+    lim.rlim_cur = (rlim_t)(one + one + one / 2);
+    CHECK(setrlimit(RLIMIT_FSIZE, &lim) == 0);
+    tg_audit_defer_thread(a);
+    CHECK_OK(tg_audit_emit(a, &ev)); /* seq 2: written whole */
+    CHECK_OK(tg_audit_emit(a, &ev)); /* seq 3: cut */
+    CHECK(tg_audit_sync(a, 0) == -1);
+    CHECK(setrlimit(RLIMIT_FSIZE, &old) == 0);
+    CHECK_OK(tg_audit_emit(a, &ev)); /* seq 3 again, after line 2 */
+    CHECK(tg_audit_sync(a, tg_audit_mark(a) - 1) == 0);
+    tg_audit_defer_thread(NULL);
+    tg_audit_close(a);
+    signal(SIGXFSZ, SIG_DFL);
+    n = count_lines(&lines);
+    CHECK(n == 4);
+    if (n == 4) {
+        CHECK(line_seq_prev(lines[1], &seq, prev) && seq == 2);
+        CHECK(json_loads(lines[2], 0, NULL) == NULL); /* the cut line, ended */
+        CHECK(line_seq_prev(lines[3], &seq, prev) && seq == 3);
+        line_hash(lines[1], hx);
+        CHECK(strcmp(prev, hx) == 0);
+    }
+    for (i = 0; i < n; i++)
+        free(lines[i]);
+    free(lines);
+}
+
 static void
 test_unwritable(void)
 {
@@ -281,6 +361,7 @@ main(void)
     RUN(test_concurrent_chain);
     RUN(test_deferred);
     RUN(test_write_failure);
+    RUN(test_torn_write);
     RUN(test_unwritable);
     unlink(path);
     rmdir(dir);
