@@ -14,6 +14,7 @@
  *      endpoint; high-risk endpoints need a detail naming them and a
  *      sender-constrained token (docs/policy.md).
  * Each refusal carries its RFC error, status and WWW-Authenticate. */
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -201,6 +202,31 @@ is_token68(int c)
     return is_alnum(c) || c == '-' || c == '.' || c == '_' || c == '~' || c == '+' || c == '/';
 }
 
+static unsigned char token68_table[256];
+
+static void
+token68_table_init(void)
+{
+    int c;
+
+    for (c = 1; c < 256; c++)
+        token68_table[c] = (unsigned char)is_token68(c);
+}
+
+/* How many token68 characters s starts with: a table lookup per byte (an
+ * access token is ~1 KB, read on every request). */
+static size_t
+token68_span(const char *s)
+{
+    static pthread_once_t once = PTHREAD_ONCE_INIT;
+    const unsigned char *p = (const unsigned char *)s;
+
+    pthread_once(&once, token68_table_init);
+    while (token68_table[*p])
+        p++;
+    return (size_t)(p - (const unsigned char *)s);
+}
+
 /* credentials = auth-scheme 1*SP token68, with optional whitespace around
  * the field value (RFC 9110 §5.5). The scheme is case-insensitive
  * (§11.1). */
@@ -226,8 +252,8 @@ parse_credentials(const char *h, unsigned *scheme, const char **tok, size_t *len
         return CRED_MALFORMED;
     while (*p == ' ')
         p++;
-    for (t = p; is_token68((unsigned char)*p); p++)
-        ;
+    t = p;
+    p += token68_span(p);
     if (p == t)
         return CRED_MALFORMED;
     while (*p == '=')

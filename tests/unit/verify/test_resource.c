@@ -295,7 +295,8 @@ test_header_syntax(void)
 {
     static const char *const bad[] = {"Bearer", "Bearer ", "Bearer a b", "Bearer a=b",
                                       "Bearer a,b", "Bearer \"a\"", "Bearer\ta", "",
-                                      "DPoP a=b=c", " =x"};
+                                      "DPoP a=b=c", " =x", "Bearer a\xc3\xa9" "b", "Bearer a\x7f",
+                                      "Bearer a\x01" "b"};
     char *t;
     size_t i;
 
