@@ -95,19 +95,6 @@ struct parser {
     struct key keys[KEYS_MAX];
 };
 
-static const struct {
-    const char *name;
-    size_t len;
-} claim_names[] = {
-    [TG_DPOP_CLAIM_JTI] = {"jti", 3},
-    [TG_DPOP_CLAIM_HTM] = {"htm", 3},
-    [TG_DPOP_CLAIM_HTU] = {"htu", 3},
-    [TG_DPOP_CLAIM_ATH] = {"ath", 3},
-    [TG_DPOP_CLAIM_NONCE] = {"nonce", 5},
-    [TG_DPOP_CLAIM_CONTENT_DIGEST] = {"content_digest", 14},
-    [MEMBER_IAT] = {"iat", 3},
-};
-
 static enum state
 fail(struct parser *ps, enum tg_err err, const char *why)
 {
@@ -290,64 +277,78 @@ unescape(const uint8_t **pp, const uint8_t *end, uint8_t out[4])
 
 /* What scan_string found. */
 struct str_info {
-    size_t raw;   /* bytes between the quotes */
-    size_t len;   /* decoded bytes */
-    uint32_t hash;
+    size_t raw;    /* bytes between the quotes */
+    size_t len;    /* decoded bytes */
+    uint32_t hash; /* FNV-1a of the decoded bytes, when asked for */
     int escaped;
+};
+
+/* Bytes that stand for themselves in a string: unescaped (RFC 8259 §7)
+ * and ASCII, so not '"', '\\', a control byte or the start of a UTF-8
+ * sequence (those take a closer look). */
+static const uint8_t plain_byte[256] = {
+    /* 0x00 - 0x1f: control */
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    /* 0x20 - 0x7f but 0x22 '"' and 0x5c '\\' */
+    1, 1, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 1, 1, 1,
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    /* 0x80 - 0xff: UTF-8, checked by utf8_len */
 };
 
 /* The string at ps->cur (on its opening quote), RFC 8259 §7:
  *   string = quotation-mark *char quotation-mark
  *   char = unescaped / escape
  *   unescaped = %x20-21 / %x23-5B / %x5D-10FFFF
- * Decoded into dst (room for `cap` bytes) unless dst is NULL. Leaves
- * ps->cur after the closing quote. */
+ * Decoded into dst (room for `cap` bytes) unless dst is NULL; hashed when
+ * `hash` (names). Leaves ps->cur after the closing quote. */
 static enum state
-scan_string(struct parser *ps, uint8_t *dst, size_t cap, struct str_info *si)
+scan_string(struct parser *ps, uint8_t *dst, size_t cap, int hash, struct str_info *si)
 {
-    const uint8_t *p = ps->cur + 1, *end = ps->end, *start = p;
+    const uint8_t *p = ps->cur + 1, *end = ps->end, *start = p, *run, *src;
     uint8_t u[4];
     size_t n = 0, k, i;
     uint32_t h = FNV_BASIS;
     int escaped = 0;
 
     for (;;) {
-        if (p >= end)
-            return malformed(ps, "unterminated string");
-        if (*p >= 0x20 && *p < 0x80 && *p != '"' && *p != '\\') {
-            if (dst != NULL) {
-                if (n >= cap)
-                    return fail(ps, TG_ERR_TOO_LARGE, "string store full");
-                dst[n] = *p;
-            }
-            h = (h ^ *p) * FNV_PRIME;
-            n++;
+        run = p;
+        while (p < end && plain_byte[*p])
             p++;
-            continue;
+        src = run;
+        k = (size_t)(p - run);
+        if (k == 0) {
+            if (p >= end)
+                return malformed(ps, "unterminated string");
+            if (*p == '"')
+                break;
+            if (*p < 0x20)
+                return malformed(ps, "control character in a string");
+            if (*p == '\\') {
+                k = unescape(&p, end, u);
+                if (k == 0)
+                    return malformed(ps, "invalid escape");
+                src = u;
+                escaped = 1;
+            } else {
+                k = utf8_len(p, end);
+                if (k == 0)
+                    return malformed(ps, "invalid UTF-8");
+                p += k;
+            }
         }
-        if (*p == '"')
-            break;
-        if (*p < 0x20)
-            return malformed(ps, "control character in a string");
-        if (*p == '\\') {
-            k = unescape(&p, end, u);
-            if (k == 0)
-                return malformed(ps, "invalid escape");
-            escaped = 1;
-        } else {
-            k = utf8_len(p, end);
-            if (k == 0)
-                return malformed(ps, "invalid UTF-8");
-            memcpy(u, p, k);
-            p += k;
+        if (dst != NULL) {
+            if (cap - n < k)
+                return fail(ps, TG_ERR_TOO_LARGE, "string store full");
+            memcpy(dst + n, src, k);
         }
-        if (dst != NULL && cap - n < k)
-            return fail(ps, TG_ERR_TOO_LARGE, "string store full");
-        for (i = 0; i < k; i++) {
-            if (dst != NULL)
-                dst[n + i] = u[i];
-            h = (h ^ u[i]) * FNV_PRIME;
-        }
+        if (hash)
+            for (i = 0; i < k; i++)
+                h = (h ^ src[i]) * FNV_PRIME;
         n += k;
     }
     si->raw = (size_t)(p - start);
@@ -410,33 +411,47 @@ key_eq(const struct parser *ps, const struct key *a, const struct key *b)
     return 1;
 }
 
-static int
-key_is(const struct parser *ps, const struct key *k, size_t len, const char *name, size_t n)
+/* The claim a decoded top-level name stands for, or MEMBER_NONE. */
+static enum member
+member_of(const uint8_t *s, size_t len)
 {
-    struct decoder d;
-    size_t i;
-
-    if (len != n)
-        return 0;
-    if (!(k->raw & KEY_ESCAPED))
-        return memcmp(ps->base + k->off, name, n) == 0;
-    decoder_init(&d, ps, k);
-    for (i = 0; i < n; i++)
-        if (decoder_next(&d) != (uint8_t)name[i])
-            return 0;
-    return 1;
+#define NAME_IS(lit) (len == sizeof(lit) - 1 && memcmp(s, lit, sizeof(lit) - 1) == 0)
+    if (NAME_IS("jti"))
+        return (enum member)TG_DPOP_CLAIM_JTI;
+    if (NAME_IS("htm"))
+        return (enum member)TG_DPOP_CLAIM_HTM;
+    if (NAME_IS("htu"))
+        return (enum member)TG_DPOP_CLAIM_HTU;
+    if (NAME_IS("iat"))
+        return MEMBER_IAT;
+    if (NAME_IS("ath"))
+        return (enum member)TG_DPOP_CLAIM_ATH;
+    if (NAME_IS("nonce"))
+        return (enum member)TG_DPOP_CLAIM_NONCE;
+    if (NAME_IS("content_digest"))
+        return (enum member)TG_DPOP_CLAIM_CONTENT_DIGEST;
+#undef NAME_IS
+    return MEMBER_NONE;
 }
 
-/* The claim a top-level name stands for, or MEMBER_NONE. */
+#define NAME_MAX_LEN 14 /* "content_digest" */
+
+/* The claim a top-level name (of `len` decoded bytes) stands for. */
 static enum member
 which_member(const struct parser *ps, const struct key *k, size_t len)
 {
+    uint8_t buf[NAME_MAX_LEN];
+    struct decoder d;
     size_t i;
 
-    for (i = 0; i < sizeof(claim_names) / sizeof(claim_names[0]); i++)
-        if (key_is(ps, k, len, claim_names[i].name, claim_names[i].len))
-            return (enum member)i;
-    return MEMBER_NONE;
+    if (len > NAME_MAX_LEN)
+        return MEMBER_NONE;
+    if (!(k->raw & KEY_ESCAPED))
+        return member_of(ps->base + k->off, len);
+    decoder_init(&d, ps, k);
+    for (i = 0; i < len; i++)
+        buf[i] = (uint8_t)decoder_next(&d);
+    return member_of(buf, len);
 }
 
 /* A value of the current member that is not a string (or, for iat, not a
@@ -464,7 +479,7 @@ scan_number(struct parser *ps, enum member m)
 {
     const uint8_t *p = ps->cur, *end = ps->end, *start = p;
     uint64_t mag = 0, limit;
-    int neg = 0, real = 0, over = 0, d;
+    int neg = 0, real = 0, over = 0;
     long long iv;
     double dv;
     char *num, *dot, point;
@@ -480,11 +495,12 @@ scan_number(struct parser *ps, enum member m)
         p++;
     } else {
         for (; p < end && is_digit(*p); p++) {
-            d = *p - '0';
-            if (mag > (UINT64_MAX - (uint64_t)d) / 10)
+            /* past this, mag * 10 + 9 would wrap; and the value is past
+             * 2^63 anyway */
+            if (mag > UINT64_MAX / 10 - 1)
                 over = 1;
             else
-                mag = mag * 10 + (uint64_t)d;
+                mag = mag * 10 + (uint64_t)(*p - '0');
         }
     }
     if (p < end && *p == '.') {
@@ -548,11 +564,12 @@ string_value(struct parser *ps, enum member m)
 
     if (m == MEMBER_NONE || m == MEMBER_IAT) {
         member_other(ps, m);
-        return scan_string(ps, NULL, 0, &si);
+        return scan_string(ps, NULL, 0, 0, &si);
     }
     /* room for the value and its NUL */
     dst = ps->out->store + ps->used;
-    if (scan_string(ps, (uint8_t *)dst, sizeof(ps->out->store) - ps->used - 1, &si) != ST_AFTER)
+    if (scan_string(ps, (uint8_t *)dst, sizeof(ps->out->store) - ps->used - 1, 0, &si) !=
+        ST_AFTER)
         return ST_FAIL;
     dst[si.len] = '\0';
     ps->used += si.len + 1;
@@ -645,7 +662,7 @@ name(struct parser *ps)
 
     if (ps->cur >= ps->end || *ps->cur != '"')
         return malformed(ps, "member name expected");
-    if (scan_string(ps, NULL, 0, &si) != ST_AFTER)
+    if (scan_string(ps, NULL, 0, 1, &si) != ST_AFTER)
         return ST_FAIL;
     if (ps->n_keys >= KEYS_MAX)
         return fail(ps, TG_ERR_TOO_LARGE, "too many names");
