@@ -55,7 +55,9 @@ struct tg_dpop_claims {
  * TG_OK: `out` holds the members; TG_ERR_JSON_MALFORMED where json_loadb
  * would fail; TG_ERR_JWT_CLAIMS for well-formed JSON that is an array, not
  * an object (the two codes of tg_jwt_parse); TG_ERR_TOO_LARGE past
- * TG_DPOP_CLAIMS_MAX. On failure `out` holds nothing. */
+ * TG_DPOP_CLAIMS_MAX. On failure `out` holds nothing. No allocation: the
+ * parser's state (the open containers and the names of the open objects,
+ * for the duplicate check) takes about 17 KB of stack. */
 enum tg_err tg_dpop_claims_parse(struct tg_slice payload,
                                  struct tg_dpop_claims *out) TG_MUST_CHECK;
 
