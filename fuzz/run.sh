@@ -15,7 +15,7 @@ set -u
 
 BUILD_DIR=${1:-build/fuzz}
 SECS=${2:-15}
-TARGETS="jws jwk policy http"
+TARGETS="jws jwk policy http dpop_claims"
 
 FUZZ_DIR=$(cd "$(dirname "$0")" && pwd)
 case $SECS in

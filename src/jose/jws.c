@@ -2,6 +2,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "core/clock_cache.h"
 #include "crypto/crypto.h"
@@ -298,6 +299,23 @@ out:
     if (rv != TG_OK)
         tg_jws_reset(out);
     return rv;
+}
+
+static const char *
+strip_application(const char *t)
+{
+    return strncasecmp(t, "application/", 12) == 0 ? t + 12 : t;
+}
+
+enum tg_err
+tg_jws_check_typ(const struct tg_jws *jws, const char *typ)
+{
+    const char *got = jws->typ;
+
+    TG_ENSURE(got != NULL, TG_ERR_JWT_TYP, "typ header missing, want %s", typ);
+    TG_ENSURE(strcasecmp(strip_application(got), strip_application(typ)) == 0, TG_ERR_JWT_TYP,
+              "typ header mismatch, want %s", typ);
+    return TG_OK;
 }
 
 enum tg_err

@@ -55,6 +55,9 @@ enum tg_err tg_jws_parse_cached(struct tg_slice compact, const struct tg_jws_opt
 enum tg_err tg_jws_header_jwk(const struct tg_jws *jws, struct tg_jwk_cache *keys,
                               struct tg_jwk *out) TG_MUST_CHECK;
 enum tg_err tg_jws_verify(const struct tg_jws *jws, const struct tg_jwk *jwk) TG_MUST_CHECK;
+/* The "typ" header (RFC 7515 §4.1.9, RFC 8725 §3.11): compared without
+ * case, "application/" optional. */
+enum tg_err tg_jws_check_typ(const struct tg_jws *jws, const char *typ) TG_MUST_CHECK;
 void tg_jws_reset(struct tg_jws *jws);
 
 /* Sign `payload` with `jwk`'s private key. The protected header is "alg"

@@ -41,8 +41,7 @@ enum tg_err tg_jwt_parse(struct tg_slice compact, const struct tg_jws_opts *opts
 enum tg_err tg_jwt_parse_cached(struct tg_slice compact, const struct tg_jws_opts *opts,
                                 struct tg_jws_header_cache *cache,
                                 struct tg_jwt *out) TG_MUST_CHECK;
-/* The "typ" header (RFC 7515 §4.1.9, RFC 8725 §3.11): compared without
- * case, "application/" optional. */
+/* tg_jws_check_typ on the token's header. */
 enum tg_err tg_jwt_check_typ(const struct tg_jwt *jwt, const char *typ) TG_MUST_CHECK;
 /* Claims only; the caller has verified the signature. */
 enum tg_err tg_jwt_validate(const struct tg_jwt *jwt, const struct tg_jwt_expect *ex) TG_MUST_CHECK;
@@ -52,10 +51,19 @@ enum tg_err tg_jwt_verify(struct tg_slice compact, const struct tg_jwk *jwk,
                           struct tg_jwt *out) TG_MUST_CHECK;
 void tg_jwt_reset(struct tg_jwt *jwt);
 
+/* NumericDates beyond year ~33,000 are nonsense and would overflow. */
+#define TG_JWT_MAX_DATE 1000000000000LL
+
 /* A NumericDate claim (RFC 7519 §2) as whole seconds: TG_ERR_JWT_CLAIM_MISSING
  * when absent, TG_ERR_JWT_CLAIM_INVALID when not a number in range. */
 enum tg_err tg_jwt_numeric_date(const json_t *claims, const char *name,
                                 int64_t *out) TG_MUST_CHECK;
+/* The same rule for a number already parsed (`name` is for the log): an
+ * integer within +-TG_JWT_MAX_DATE, or a real in range, floored. *out holds
+ * the integer (or the floor) even when it is out of range, 0 for a real out
+ * of range, as tg_jwt_numeric_date leaves it. */
+enum tg_err tg_jwt_date_from_int(json_int_t v, const char *name, int64_t *out) TG_MUST_CHECK;
+enum tg_err tg_jwt_date_from_real(double d, const char *name, int64_t *out) TG_MUST_CHECK;
 const char *tg_jwt_claim_str(const json_t *claims, const char *name);
 
 #endif

@@ -8,7 +8,7 @@
 #include "core/mem.h"
 #include "crypto/crypto.h"
 #include "jose/b64url.h"
-#include "jose/jwt.h"
+#include "verify/dpop_claims.h"
 
 #define FAIL_WHY(reason)                                                   \
     do {                                                                   \
@@ -76,7 +76,8 @@ tg_dpop_verify(const struct tg_dpop_config *cfg, const struct tg_dpop_request *r
     int64_t window = cfg->iat_window > 0 ? cfg->iat_window : 300;
     int64_t future = cfg->iat_future > 0 ? cfg->iat_future : 5;
     char a[4096], b[4096];
-    struct tg_jwt jwt;
+    struct tg_jws jws;
+    struct tg_dpop_claims claims;
     struct tg_jwk jwk;
     const char *jti, *htm, *htu, *ath, *nonce;
     uint8_t md[TG_SHA256_LEN];
@@ -84,38 +85,43 @@ tg_dpop_verify(const struct tg_dpop_config *cfg, const struct tg_dpop_request *r
     enum tg_err rv = TG_OK, e;
     int klen;
 
-    memset(&jwt, 0, sizeof(jwt));
+    memset(&jws, 0, sizeof(jws));
     memset(&jwk, 0, sizeof(jwk));
     memset(out, 0, sizeof(*out));
     /* 1. exactly one DPoP HTTP request header field */
     CHECK_WHY(req->proof != NULL && req->n_proof_headers == 1,
               "exactly one DPoP header is required");
     /* 2. a single well-formed JWT; 5. asymmetric alg we support, not none */
-    e = tg_jwt_parse_cached(tg_slice(req->proof, strlen(req->proof)), &opts, cfg->header_cache,
-                            &jwt);
+    e = tg_jws_parse_cached(tg_slice(req->proof, strlen(req->proof)), &opts, cfg->header_cache,
+                            &jws);
     if (e == TG_ERR_JWS_ALG_NONE || e == TG_ERR_JWS_ALG_SYMMETRIC || e == TG_ERR_JWS_ALG_UNKNOWN ||
         e == TG_ERR_JWS_ALG_NOT_ALLOWED)
         FAIL_WHY("DPoP proof alg is not supported");
     CHECK_WHY(e == TG_OK, "DPoP proof is not a well-formed JWT");
+    /* The claims set (RFC 7519 §7.2 step 10), before the signature as
+     * tg_jwt_parse does: a proof whose payload is not a JSON object is not
+     * a well-formed JWT, whoever signed it. */
+    CHECK_WHY(tg_dpop_claims_parse(tg_slice(jws.payload, jws.payload_len), &claims) == TG_OK,
+              "DPoP proof is not a well-formed JWT");
     /* 4. typ is dpop+jwt */
-    CHECK_WHY(tg_jwt_check_typ(&jwt, "dpop+jwt") == TG_OK, "DPoP proof typ must be dpop+jwt");
+    CHECK_WHY(tg_jws_check_typ(&jws, "dpop+jwt") == TG_OK, "DPoP proof typ must be dpop+jwt");
     /* 3. + 7. a jwk header holding a public key only */
-    CHECK_WHY(jwt.jws.jwk != NULL, "DPoP proof has no jwk header");
-    e = tg_jws_header_jwk(&jwt.jws, cfg->key_cache, &jwk);
+    CHECK_WHY(jws.jwk != NULL, "DPoP proof has no jwk header");
+    e = tg_jws_header_jwk(&jws, cfg->key_cache, &jwk);
     CHECK_WHY(e != TG_ERR_JWK_PRIVATE_MEMBER, "DPoP proof jwk contains a private key");
     CHECK_WHY(e == TG_OK, "DPoP proof jwk is not a usable public key");
     /* 6. the signature verifies with that key */
-    CHECK_WHY(tg_jws_verify(&jwt.jws, &jwk) == TG_OK, "DPoP proof signature is invalid");
+    CHECK_WHY(tg_jws_verify(&jws, &jwk) == TG_OK, "DPoP proof signature is invalid");
     /* 3. required claims */
-    jti = tg_jwt_claim_str(jwt.claims, "jti");
-    htm = tg_jwt_claim_str(jwt.claims, "htm");
-    htu = tg_jwt_claim_str(jwt.claims, "htu");
+    jti = tg_dpop_claims_str(&claims, TG_DPOP_CLAIM_JTI);
+    htm = tg_dpop_claims_str(&claims, TG_DPOP_CLAIM_HTM);
+    htu = tg_dpop_claims_str(&claims, TG_DPOP_CLAIM_HTU);
     CHECK_WHY(jti != NULL && jti[0] != '\0' && strlen(jti) < sizeof(out->jti),
               "DPoP proof jti is missing or invalid");
     CHECK_WHY(htm != NULL, "DPoP proof htm is missing");
     CHECK_WHY(htu != NULL, "DPoP proof htu is missing");
-    CHECK_WHY(tg_jwt_numeric_date(jwt.claims, "iat", &iat) == TG_OK,
-              "DPoP proof iat is missing or invalid");
+    iat = claims.iat;
+    CHECK_WHY(claims.iat_rv == TG_OK, "DPoP proof iat is missing or invalid");
     /* 8. htm matches the method (RFC 9110 §9.1: case-sensitive) */
     CHECK_WHY(req->htm != NULL && strcmp(htm, req->htm) == 0, "DPoP proof htm does not match");
     /* 9. htu matches the request URI, query and fragment ignored */
@@ -127,7 +133,7 @@ tg_dpop_verify(const struct tg_dpop_config *cfg, const struct tg_dpop_request *r
     CHECK_WHY(iat >= now - window, "DPoP proof is too old");
     /* 12. ath is the hash of the access token presented with it */
     if (req->access_token != NULL) {
-        ath = tg_jwt_claim_str(jwt.claims, "ath");
+        ath = tg_dpop_claims_str(&claims, TG_DPOP_CLAIM_ATH);
         CHECK_WHY(ath != NULL, "DPoP proof ath is missing");
         if (req->access_token_sha256 != NULL)
             memcpy(md, req->access_token_sha256, sizeof(md));
@@ -148,7 +154,7 @@ tg_dpop_verify(const struct tg_dpop_config *cfg, const struct tg_dpop_request *r
                   "DPoP proof key does not match the token binding");
     /* 10. server nonce, when we require one (§8 and §9) */
     if (cfg->nonce_key != NULL) {
-        nonce = tg_jwt_claim_str(jwt.claims, "nonce");
+        nonce = tg_dpop_claims_str(&claims, TG_DPOP_CLAIM_NONCE);
         if (!nonce_valid(cfg, nonce, now)) {
             out->why = nonce ? "DPoP nonce is stale or unknown" : "DPoP nonce is required";
             TG_FAIL(TG_ERR_OAUTH_USE_DPOP_NONCE, "%s", out->why);
@@ -167,16 +173,16 @@ tg_dpop_verify(const struct tg_dpop_config *cfg, const struct tg_dpop_request *r
     CHECK_WHY(e != TG_ERR_REPLAY, "DPoP proof has been used before");
     CHECK_WHY(e == TG_OK, "DPoP replay check failed");
     memcpy(out->jti, jti, strlen(jti) + 1);
-    out->alg = jwt.jws.alg;
-    if (json_object_get(jwt.claims, "content_digest") != NULL) {
-        const char *cd = tg_jwt_claim_str(jwt.claims, "content_digest");
+    out->alg = jws.alg;
+    if (claims.m[TG_DPOP_CLAIM_CONTENT_DIGEST].present) {
+        const struct tg_dpop_claim_value *cd = &claims.m[TG_DPOP_CLAIM_CONTENT_DIGEST];
 
         out->has_content_digest = 1;
-        if (cd != NULL && strlen(cd) <= TG_DPOP_MAX_CONTENT_DIGEST)
-            memcpy(out->content_digest, cd, strlen(cd) + 1);
+        if (cd->str != NULL && cd->len <= TG_DPOP_MAX_CONTENT_DIGEST)
+            memcpy(out->content_digest, cd->str, cd->len + 1);
     }
 out:
     tg_jwk_reset(&jwk);
-    tg_jwt_reset(&jwt);
+    tg_jws_reset(&jws);
     return rv;
 }

@@ -278,6 +278,82 @@ test_header_attacks(void)
     free(pub);
 }
 
+/* The claims set is read before the signature is checked, as tg_jwt_parse
+ * did: a payload that is not a JSON object is not a well-formed JWT, signed
+ * by the header's key or not. */
+static void
+test_claims_set(void)
+{
+    static const char *const malformed[] = {
+        "[\"jti\",\"a\"]",
+        "{\"jti\":\"a\",\"jti\":\"b\",\"htm\":\"POST\",\"htu\":\"https://as.example/token\","
+        "\"iat\":1562262616}",
+        "{\"jti\":\"a\\u0000\",\"htm\":\"POST\",\"htu\":\"https://as.example/token\","
+        "\"iat\":1562262616}",
+        "{\"jti\":\"a\",\"htm\":\"POST\",\"htu\":\"https://as.example/token\",\"iat\":1e999}",
+        "{\"jti\":\"a\",\"htm\":\"POST\",\"htu\":\"https://as.example/token\",\"iat\":1562262616}x",
+        "{\"jti\":\"a\",\"x\":{\"k\":1,\"k\":2},\"htm\":\"POST\",\"htu\":\"https://as.example/token\","
+        "\"iat\":1562262616}",
+        "",
+    };
+    static const struct {
+        const char *claims, *why;
+    } refused[] = {
+        {"{\"jti\":7,\"htm\":\"POST\",\"htu\":\"https://as.example/token\",\"iat\":1562262616}",
+         "jti is missing or invalid"},
+        {"{\"jti\":\"a\",\"htm\":null,\"htu\":\"https://as.example/token\",\"iat\":1562262616}",
+         "htm is missing"},
+        {"{\"jti\":\"a\",\"htm\":\"POST\",\"htu\":[],\"iat\":1562262616}", "htu is missing"},
+        {"{\"jti\":\"a\",\"htm\":\"POST\",\"htu\":\"https://as.example/token\",\"iat\":\"1\"}",
+         "iat is missing or invalid"},
+        {"{\"jti\":\"a\",\"htm\":\"POST\",\"htu\":\"https://as.example/token\","
+         "\"iat\":1000000000000}",
+         "iat is missing or invalid"},
+        /* a claim inside another member is not the claim */
+        {"{\"x\":{\"jti\":\"a\"},\"htm\":\"POST\",\"htu\":\"https://as.example/token\","
+         "\"iat\":1562262616}",
+         "jti is missing or invalid"},
+    };
+    struct tg_dpop_request req = {NULL, 1, "POST", "https://as.example/token", NULL, NULL, NULL};
+    struct tg_dpop_result res;
+    size_t i;
+    char *p;
+
+    reset();
+    for (i = 0; i < sizeof(malformed) / sizeof(malformed[0]); i++) {
+        p = proof(malformed[i]);
+        CHECK_ERR(check(p, "POST", "https://as.example/token", "well-formed"),
+                  TG_ERR_OAUTH_INVALID_DPOP_PROOF);
+        free(p);
+        p = proof_with(&other, NULL, malformed[i]);
+        CHECK_ERR(check(p, "POST", "https://as.example/token", "well-formed"),
+                  TG_ERR_OAUTH_INVALID_DPOP_PROOF);
+        free(p);
+    }
+    for (i = 0; i < sizeof(refused) / sizeof(refused[0]); i++) {
+        p = proof(refused[i].claims);
+        CHECK_ERR(check(p, "POST", "https://as.example/token", refused[i].why),
+                  TG_ERR_OAUTH_INVALID_DPOP_PROOF);
+        free(p);
+    }
+    /* escapes are resolved in names and values; a fractional iat is floored */
+    p = proof("{\"\\u006ati\":\"e\\u0031\",\"htm\":\"P\\u004fST\","
+              "\"htu\":\"https:\\/\\/as.example\\/token\",\"iat\":1562262616.75,"
+              "\"content_digest\":\"sha-256=:\\u0041:\"}");
+    req.proof = p;
+    CHECK_OK(tg_dpop_verify(&cfg, &req, &res));
+    CHECK(strcmp(res.jti, "e1") == 0);
+    CHECK(res.has_content_digest && strcmp(res.content_digest, "sha-256=:A:") == 0);
+    free(p);
+    /* content_digest of another type is present but empty */
+    p = proof("{\"jti\":\"e2\",\"htm\":\"POST\",\"htu\":\"https://as.example/token\","
+              "\"iat\":1562262616,\"content_digest\":{}}");
+    req.proof = p;
+    CHECK_OK(tg_dpop_verify(&cfg, &req, &res));
+    CHECK(res.has_content_digest && res.content_digest[0] == '\0');
+    free(p);
+}
+
 static void
 test_header_count(void)
 {
@@ -436,6 +512,7 @@ main(void)
     RUN(test_iat_window);
     RUN(test_missing_claims);
     RUN(test_header_attacks);
+    RUN(test_claims_set);
     RUN(test_header_count);
     RUN(test_resource_side_ath_jkt);
     RUN(test_nonce);
