@@ -98,6 +98,9 @@ JOSE=build/default/bench/jose_bench
 bench_need "$BIN" "$GEN" "$LOADGEN" "$JOSE"
 
 # ---- 2. the server ----
+# Each worker on its own core (serve --pin-workers): the machine is the
+# server's, as a gateway's would be; the load generator floats.
+SERVE_ARGS=(--pin-workers)
 bench_serve
 ECHO=$(dev echo_upstream)
 TOOL_PATH=/tools/demo/items
@@ -146,6 +149,7 @@ bench_background
 if bench_busy; then WARNINGS=$((WARNINGS + 1)); fi
 
 bench_banner
+say "  server: serve --dev ${SERVE_ARGS[*]}"
 say "  server pid $SRV_PID, issuer $ISSUER, mTLS $MTLS_BASE, echo upstream $ECHO (a thread of the server process)"
 say "  $THREADS load threads (bench/loadgen), $CONNS connections, ${WARMUP} s warm-up + ${DURATION} s per scenario"
 say "  $(bench_background_line)"

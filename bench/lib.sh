@@ -57,8 +57,8 @@ bench_need() {
 
 # ---- Tollgate, started once for the whole run ----
 
-# bench_serve: `tollgate serve --dev` on free loopback ports in a new
-# temporary directory, stopped and removed on exit. Sets TMP, DATA, SRV_PID
+# bench_serve: `tollgate serve --dev` (and the caller's SERVE_ARGS array)
+# on free loopback ports in a new temporary directory, stopped and removed on exit. Sets TMP, DATA, SRV_PID
 # and, from its dev.json, ISSUER MTLS_BASE CA, the demo client's CID SECRET
 # and the demo mTLS agent's MTLS_CID MTLS_CERT MTLS_KEY; returns once the
 # metadata answers (dev() reads more).
@@ -70,7 +70,7 @@ bench_serve() {
     trap 'exit 130' INT TERM
     DATA=$TMP/data
     "$BIN" serve --dev --data "$DATA" --listen 127.0.0.1:0 --tls-listen 127.0.0.1:0 \
-        >"$TMP/server.log" 2>&1 &
+        ${SERVE_ARGS[@]+"${SERVE_ARGS[@]}"} >"$TMP/server.log" 2>&1 &
     SRV_PID=$!
     for _ in $(seq 200); do
         if ! kill -0 "$SRV_PID" 2>/dev/null; then

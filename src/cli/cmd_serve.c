@@ -45,6 +45,7 @@ struct serve_opts {
     int64_t token_lifetime, rotate_every;
     int64_t upstream_timeout, stream_idle_timeout; /* seconds; 0: the gateway's defaults */
     int dpop_nonce;
+    int pin_workers;
     /* --gateway-only (cli/serve_gateway.c) */
     int gateway_only;
     struct tg_serve_gateway_opts gw;
@@ -57,7 +58,8 @@ usage(void)
             "usage: tollgate serve [--dev] [--data DIR] [--listen ADDR:PORT]\n"
             "                      [--tls-listen ADDR:PORT --tls-cert PEM --tls-key PEM"
             " [--client-ca PEM]]\n"
-            "                      [--master-key FILE] [--workers N] [--token-lifetime S]\n"
+            "                      [--master-key FILE] [--workers N] [--pin-workers]\n"
+            "                      [--token-lifetime S]\n"
             "                      [--dpop-nonce] [--rotate-keys-every S] [--trusted-proxy ADDR]...\n"
             "                      [--upstream-timeout S] [--stream-idle-timeout S]\n"
             "                      [--spiffe-bundle PEM] [--spiffe-jwks JWKS-FILE]\n"
@@ -68,7 +70,7 @@ usage(void)
             "                      [--issuer-ca PEM] [--public-url URL] [--data DIR]"
             " [--listen ADDR:PORT]\n"
             "                      [--tls-listen ADDR:PORT --tls-cert PEM --tls-key PEM"
-            " [--client-ca PEM]] [--workers N]\n"
+            " [--client-ca PEM]] [--workers N] [--pin-workers]\n"
             "                      [--dpop-nonce] [--trusted-proxy ADDR]...\n"
             "                      [--upstream-timeout S] [--stream-idle-timeout S]\n");
     return 2;
@@ -464,6 +466,8 @@ parse_opts(int argc, char **argv, struct serve_opts *o)
             o->dev = 1;
         } else if (strcmp(a, "--dpop-nonce") == 0) {
             o->dpop_nonce = 1;
+        } else if (strcmp(a, "--pin-workers") == 0) {
+            o->pin_workers = 1;
         } else if (strcmp(a, "--gateway-only") == 0) {
             o->gateway_only = 1;
         } else if (v == NULL) {
@@ -600,6 +604,7 @@ tg_cmd_serve(int argc, char **argv)
         o.gw.n_proxies = o.n_proxies;
         o.gw.workers = o.workers;
         o.gw.dpop_nonce = o.dpop_nonce;
+        o.gw.pin_workers = o.pin_workers;
         o.gw.upstream_timeout = o.upstream_timeout;
         o.gw.stream_idle_timeout = o.stream_idle_timeout;
         return tg_serve_gateway_only(&o.gw);
@@ -648,6 +653,7 @@ tg_cmd_serve(int argc, char **argv)
         hc.n_listeners++;
     }
     hc.workers = o.workers;
+    hc.pin_workers = o.pin_workers;
     hc.trusted_proxies = o.n_proxies ? o.trusted_proxies : NULL;
     tg_audit_http_barrier(ctx.audit, &hc.barrier); /* group commit (audit.h) */
     router = tg_http_router_new();

@@ -113,6 +113,7 @@ tg_serve_gateway_only(struct tg_serve_gateway_opts *o)
         hc.n_listeners++;
     }
     hc.workers = o->workers;
+    hc.pin_workers = o->pin_workers;
     hc.trusted_proxies = o->n_proxies ? o->trusted_proxies : NULL;
     tg_audit_http_barrier(ctx.audit, &hc.barrier); /* group commit (audit.h) */
     router = tg_http_router_new();

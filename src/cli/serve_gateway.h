@@ -15,7 +15,7 @@ struct tg_serve_gateway_opts {
     const char *listen, *tls_listen, *tls_cert, *tls_key, *client_ca;
     const char *const *trusted_proxies;
     size_t n_proxies;
-    int workers, dpop_nonce;
+    int workers, dpop_nonce, pin_workers;
     const char *issuer;             /* --issuer: iss of the tokens (required) */
     const char *jwks_uri;           /* --jwks-uri (required) */
     int64_t jwks_min_interval;      /* --jwks-min-interval S: refetch at most that often */

@@ -233,6 +233,11 @@ struct tg_http_config {
     struct tg_http_listener listeners[4];
     size_t n_listeners;
     int workers;               /* 0 = one per core */
+    /* Worker i runs only on the i-th CPU this process may use (modulo
+     * their number): no migrations, and two busy workers never share a
+     * core while another idles. For a machine given to the server; on a
+     * shared one a pinned worker cannot move away from a busy core. */
+    int pin_workers;
     int read_timeout_s, write_timeout_s; /* 0 = 30 */
     /* 0 = defaults above. Over the limit: a JSON 431 / 413, then the
      * connection closes (lingering, so the client reads the answer). */

@@ -167,6 +167,7 @@ struct tg_http_worker {
     struct tg_http_site sites[TG_HTTP_MAX_LISTENERS];
     pthread_t thread;
     int started;
+    int cpu;                   /* pinned to this CPU (--pin-workers), or -1 */
     int stopping;              /* this worker's thread only */
     size_t busy;               /* connections with a response under way */
     struct conn *conns;        /* every open connection */
@@ -194,6 +195,7 @@ struct tg_http_server {
     size_t max_body, max_headers;
     struct timeval read_tv, write_tv;
     struct tg_http_barrier barrier;
+    int pin_workers;
     struct event_base *ctl;    /* the thread in tg_http_server_run: stop and signals */
     struct event *ctl_stop_ev;
     atomic_int ran;

@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -175,6 +176,14 @@ worker_main(void *arg)
     struct tg_http_worker *w = arg;
     const struct tg_http_barrier *b = &w->s->barrier;
 
+    if (w->cpu >= 0) {
+        cpu_set_t set;
+
+        CPU_ZERO(&set);
+        CPU_SET(w->cpu, &set);
+        if (pthread_setaffinity_np(pthread_self(), sizeof(set), &set) != 0)
+            tg_log_warnx("worker: cannot pin to CPU %d; it runs unpinned", w->cpu);
+    }
     if (b->thread_start != NULL)
         b->thread_start(b->arg);
     /* One turn at a time: every ready event's callback, then the answers
@@ -199,6 +208,30 @@ worker_main(void *arg)
             w->data[w->n_data].free_fn(w->data[w->n_data].data);
     }
     return NULL;
+}
+
+/* --pin-workers: worker i gets the i-th CPU of the process's affinity mask
+ * (modulo their number); -1 leaves a worker unpinned. */
+static void
+pin_plan(struct tg_http_server *s)
+{
+    cpu_set_t set;
+    int cpus[CPU_SETSIZE], n = 0, c;
+    size_t i;
+
+    for (i = 0; i < s->n_workers; i++)
+        s->w[i].cpu = -1;
+    if (sched_getaffinity(0, sizeof(set), &set) != 0) {
+        tg_log_warn("pin workers: sched_getaffinity");
+        return;
+    }
+    for (c = 0; c < CPU_SETSIZE; c++) {
+        if (CPU_ISSET(c, &set))
+            cpus[n++] = c;
+    }
+    for (i = 0; i < s->n_workers && n > 0; i++)
+        s->w[i].cpu = cpus[i % (size_t)n];
+    tg_log_info("%zu workers pinned over %d CPUs", s->n_workers, n);
 }
 
 static void
@@ -350,6 +383,7 @@ worker_init(struct tg_http_worker *w, struct tg_http_server *s)
     size_t i;
 
     w->s = s;
+    w->cpu = -1;
     for (i = 0; i < TG_HTTP_MAX_LISTENERS; i++)
         w->sites[i].fd = -1;
     cfg = event_config_new();
@@ -417,6 +451,7 @@ tg_http_server_new(const struct tg_http_config *cfg, struct tg_http_router *rout
     s->router = router;
     s->max_body = cfg->max_body_size ? cfg->max_body_size : TG_HTTP_MAX_BODY_SIZE;
     s->barrier = cfg->barrier;
+    s->pin_workers = cfg->pin_workers;
     max_headers = cfg->max_headers_size ? cfg->max_headers_size : TG_HTTP_MAX_HEADERS_SIZE;
     s->max_headers = max_headers;
     TG_CHECK(s->max_body <= (size_t)1 << 30 && max_headers <= (size_t)1 << 20, TG_ERR_CONFIG,
@@ -511,6 +546,8 @@ tg_http_server_run(struct tg_http_server *s, int signals)
         TG_CHECK(event_add(sig[0], NULL) == 0 && event_add(sig[1], NULL) == 0, TG_ERR_INTERNAL,
                  "signal events");
     }
+    if (s->pin_workers)
+        pin_plan(s);
     for (i = 0; i < s->n_workers; i++) {
         if (pthread_create(&s->w[i].thread, NULL, worker_main, &s->w[i]) != 0) {
             tg_err_raise(TG_ERR_INTERNAL, "pthread_create");

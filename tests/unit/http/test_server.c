@@ -1,5 +1,7 @@
 /* The HTTP server over real sockets: plain and TLS listeners on 127.0.0.1
  * port 0, driven by the curl and openssl CLIs and by raw sockets. */
+#define _GNU_SOURCE /* sched_getaffinity */
+#include <sched.h>
 #include <signal.h>
 #include <stdatomic.h>
 
@@ -292,6 +294,52 @@ test_barrier(void)
     CHECK_OK(t_server_stop(&ts));
     CHECK(atomic_load(&b_starts) == 2);
     CHECK(atomic_load(&b_turn_syncs) > 0);
+}
+
+/* How many of this process's threads may run on exactly the one CPU `cpu`
+ * (/proc/self/task/<tid>/status, Cpus_allowed_list). */
+static int
+threads_pinned_to(int cpu)
+{
+    char *out = NULL, want[32];
+    const char *p;
+    int n = 0;
+
+    snprintf(want, sizeof(want), "Cpus_allowed_list:\t%d\n", cpu);
+    if (t_sh(&out, "cat /proc/%d/task/*/status", (int)getpid()) == 0 && out != NULL) {
+        for (p = out; (p = strstr(p, want)) != NULL; p += strlen(want))
+            n++;
+    }
+    free(out);
+    return n;
+}
+
+/* --pin-workers: each worker on its own CPU, requests served as usual. */
+static void
+test_pin_workers(void)
+{
+    struct tg_http_config cfg;
+    struct t_server ts;
+    struct t_resp r;
+    cpu_set_t set;
+    int before0 = threads_pinned_to(0), before1 = threads_pinned_to(1);
+
+    if (sched_getaffinity(0, sizeof(set), &set) != 0 || !CPU_ISSET(0, &set) ||
+        !CPU_ISSET(1, &set)) {
+        fprintf(stderr, "  (pin workers: CPUs 0 and 1 are not both ours: skipped)\n");
+        return;
+    }
+    t_config_plain(&cfg);
+    cfg.pin_workers = 1;
+    CHECK(t_server_start(&ts, &cfg, router, 0) == 0);
+    if (ts.s == NULL)
+        return;
+    t_curl(&r, "http://127.0.0.1:%d/whoami", ts.port);
+    CHECK(r.rc == 0 && r.status == 200);
+    t_resp_free(&r);
+    CHECK(threads_pinned_to(0) == before0 + 1);
+    CHECK(threads_pinned_to(1) == before1 + 1);
+    CHECK_OK(t_server_stop(&ts));
 }
 
 /* An IPv6 loopback listener: the peer is read as IPv6 (from accept). */
@@ -1474,6 +1522,7 @@ main(void)
     RUN(test_ipv6_peer);
     RUN(test_keep_alive);
     RUN(test_barrier);
+    RUN(test_pin_workers);
     RUN(test_post_echo);
     RUN(test_body_cap);
     RUN(test_header_cap);
