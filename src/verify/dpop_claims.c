@@ -41,6 +41,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/mem.h"
 #include "jose/jwt.h"
 
 /* jansson's JSON_PARSER_MAX_DEPTH (jansson_config.h, 2.14). */
@@ -124,18 +125,6 @@ is_digit(uint8_t c)
     return c >= '0' && c <= '9';
 }
 
-static int
-hex_value(uint8_t c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 /* 4HEXDIG at p, or -1 (also when the input ends first). */
 static int32_t
 hex4(const uint8_t *p, const uint8_t *end)
@@ -146,7 +135,7 @@ hex4(const uint8_t *p, const uint8_t *end)
     if (end - p < 4)
         return -1;
     for (i = 0; i < 4; i++) {
-        h = hex_value(p[i]);
+        h = tg_hex_digit(p[i]);
         if (h < 0)
             return -1;
         v = v << 4 | h;

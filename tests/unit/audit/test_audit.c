@@ -33,6 +33,19 @@ count_lines(char ***lines_out)
     return n;
 }
 
+/* SHA-256 hex of a line (as written, without its newline). */
+static void
+line_hash(const char *line, char hx[65])
+{
+    uint8_t md[32];
+    int k;
+
+    if (tg_sha256(tg_slice(line, strlen(line)), md) != TG_OK)
+        md[0] = 0;
+    for (k = 0; k < 32; k++)
+        snprintf(hx + 2 * k, 3, "%02x", md[k]);
+}
+
 static void
 test_chain_and_shape(void)
 {
@@ -61,9 +74,7 @@ test_chain_and_shape(void)
     CHECK(n == 3);
     for (i = 0; i < n; i++) {
         json_t *o = json_loads(lines[i], 0, NULL);
-        uint8_t md[32];
         char hx[65];
-        int k;
 
         CHECK(o != NULL);
         if (o == NULL)
@@ -72,9 +83,7 @@ test_chain_and_shape(void)
         CHECK(json_object_get(json_object_get(o, "who"), "agent") != NULL);
         CHECK(json_object_get(json_object_get(o, "why"), "decision") != NULL);
         if (i > 0) {
-            CHECK_OK(tg_sha256(tg_slice(lines[i - 1], strlen(lines[i - 1])), md));
-            for (k = 0; k < 32; k++)
-                snprintf(hx + 2 * k, 3, "%02x", md[k]);
+            line_hash(lines[i - 1], hx);
             CHECK(strcmp(json_string_value(json_object_get(o, "prev")), hx) == 0);
         } else {
             CHECK(strspn(json_string_value(json_object_get(o, "prev")), "0") == 64);
@@ -111,7 +120,7 @@ test_concurrent_chain(void)
     pthread_t th[WRITERS];
     char **lines = NULL, prev_ts[64] = "";
     void *bad;
-    int n, i, k, ok = 1;
+    int n, i, ok = 1;
 
     unlink(path);
     CHECK_OK(tg_audit_open(path, &a));
@@ -128,7 +137,6 @@ test_concurrent_chain(void)
     CHECK(n == WRITERS * PER_WRITER);
     for (i = 0; i < n && ok; i++) {
         json_t *o = json_loads(lines[i], 0, NULL);
-        uint8_t md[32];
         char hx[65];
         const char *ts;
 
@@ -138,10 +146,8 @@ test_concurrent_chain(void)
         if (ok)
             strcpy(prev_ts, ts);
         if (ok && i > 0) {
-            ok = tg_sha256(tg_slice(lines[i - 1], strlen(lines[i - 1])), md) == TG_OK;
-            for (k = 0; k < 32; k++)
-                snprintf(hx + 2 * k, 3, "%02x", md[k]);
-            ok = ok && strcmp(json_string_value(json_object_get(o, "prev")), hx) == 0;
+            line_hash(lines[i - 1], hx);
+            ok = strcmp(json_string_value(json_object_get(o, "prev")), hx) == 0;
         }
         json_decref(o);
     }
@@ -157,19 +163,15 @@ static int
 valid_chain(void)
 {
     char **lines = NULL;
-    int n = count_lines(&lines), i, k, ok = n >= 0;
+    int n = count_lines(&lines), i, ok = n >= 0;
 
     for (i = 0; i < n; i++) {
         json_t *o = ok ? json_loads(lines[i], 0, NULL) : NULL;
-        uint8_t md[32];
         char hx[65] = "0000000000000000000000000000000000000000000000000000000000000000";
 
         ok = ok && o != NULL && json_integer_value(json_object_get(o, "seq")) == i + 1;
-        if (ok && i > 0) {
-            ok = tg_sha256(tg_slice(lines[i - 1], strlen(lines[i - 1])), md) == TG_OK;
-            for (k = 0; k < 32; k++)
-                snprintf(hx + 2 * k, 3, "%02x", md[k]);
-        }
+        if (ok && i > 0)
+            line_hash(lines[i - 1], hx);
         ok = ok && strcmp(json_string_value(json_object_get(o, "prev")), hx) == 0;
         json_decref(o);
     }
@@ -260,19 +262,6 @@ test_write_failure(void)
     tg_audit_close(a);
     signal(SIGXFSZ, SIG_DFL);
     CHECK(valid_chain() == 4);
-}
-
-/* SHA-256 hex of a line (as written, without its newline). */
-static void
-line_hash(const char *line, char hx[65])
-{
-    uint8_t md[32];
-    int k;
-
-    if (tg_sha256(tg_slice(line, strlen(line)), md) != TG_OK)
-        md[0] = 0;
-    for (k = 0; k < 32; k++)
-        snprintf(hx + 2 * k, 3, "%02x", md[k]);
 }
 
 static int
