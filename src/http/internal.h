@@ -53,8 +53,7 @@ struct tg_http_request {
 /* Remove every occurrence of the proxy certificate headers from
  * fields[0..*n), keeping the others in order. */
 void tg_http_strip_proxy_headers(struct tg_http_field *fields, size_t *n);
-/* 1 when `name` is an RFC 9110 token (a valid field name or method). */
-int tg_http_is_token(const char *name);
+/* tg_http_is_token (parse.h): header names and methods. */
 
 /* --- addresses (addr.c) --- */
 

@@ -60,6 +60,17 @@ span(const char *p, size_t len, size_t i, int class)
     return i;
 }
 
+int
+tg_http_is_token(const char *s)
+{
+    size_t n;
+
+    if (s == NULL || *s == '\0')
+        return 0;
+    n = strlen(s);
+    return span(s, n, 0, C_TCHAR) == n;
+}
+
 #define ONES UINT64_C(0x0101010101010101)
 #define HIGHS UINT64_C(0x8080808080808080)
 

@@ -57,6 +57,9 @@ enum tg_http_parse_rc tg_http_head_end(const char *buf, size_t len, size_t max, 
  * buf. Fields go into fields[0..max_fields); more than that is TOO_LARGE.
  * Returns OK, BAD, TOO_LARGE, VERSION, UNSUPPORTED or EXPECTATION; on
  * anything but OK, *out is unspecified. */
+/* 1 when s is a non-empty RFC 9110 §5.6.2 token (header names, methods). */
+int tg_http_is_token(const char *s);
+
 enum tg_http_parse_rc tg_http_head_parse(char *buf, size_t head_len, struct tg_http_field *fields,
                                          size_t max_fields, struct tg_http_head *out);
 

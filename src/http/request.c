@@ -136,36 +136,6 @@ tg_http_strip_proxy_headers(struct tg_http_field *fields, size_t *n)
     *n = kept;
 }
 
-/* RFC 9110 §5.6.2: tchar = "!" / "#" / "$" / "%" / "&" / "'" / "*" / "+" /
- * "-" / "." / "^" / "_" / "`" / "|" / "~" / DIGIT / ALPHA */
-static int
-is_tchar(unsigned char c)
-{
-    if (((c | 0x20) >= 'a' && (c | 0x20) <= 'z') || (c >= '0' && c <= '9'))
-        return 1;
-    switch (c) {
-    case '!': case '#': case '$': case '%': case '&': case '\'': case '*': case '+':
-    case '-': case '.': case '^': case '_': case '`': case '|': case '~':
-        return 1;
-    default:
-        return 0;
-    }
-}
-
-int
-tg_http_is_token(const char *s)
-{
-    const unsigned char *p;
-
-    if (s == NULL || *s == '\0')
-        return 0;
-    for (p = (const unsigned char *)s; *p != '\0'; p++) {
-        if (!is_tchar(*p))
-            return 0;
-    }
-    return 1;
-}
-
 static char *
 dup_or_null(const char *s, int *fail)
 {

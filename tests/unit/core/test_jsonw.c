@@ -66,14 +66,11 @@ ref_escape(const char *s, char *out)
         if (*p == '"' || *p == '\\') {
             *out++ = '\\';
             *out++ = (char)*p;
-        } else if (*p == '\n') {
-            out += sprintf(out, "\\n");
-        } else if (*p == '\r') {
-            out += sprintf(out, "\\r");
-        } else if (*p == '\t') {
-            out += sprintf(out, "\\t");
+        } else if (*p == '\n' || *p == '\r' || *p == '\t') {
+            *out++ = '\\';
+            *out++ = *p == '\n' ? 'n' : *p == '\r' ? 'r' : 't';
         } else if (*p < 0x20) {
-            out += sprintf(out, "\\u%04x", *p);
+            out += snprintf(out, 7, "\\u%04x", *p); /* 6 characters and the NUL */
         } else {
             *out++ = (char)*p;
         }

@@ -960,9 +960,30 @@ test_chunked_split_mix(void)
     CHECK(decode_cap(bodies[0], strlen(bodies[0]), 20, NULL, 0) == TG_HTTP_PARSE_TOO_LARGE);
 }
 
+/* RFC 9110 §5.6.2 token: every tchar passes, anything else fails. */
+static void
+test_is_token(void)
+{
+    static const char tchars[] = "!#$%&'*+-.^_`|~0123456789"
+                                 "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+    char one[2] = {0, 0};
+    int c, n = 0;
+
+    CHECK(tg_http_is_token(tchars));
+    CHECK(!tg_http_is_token("") && !tg_http_is_token(NULL));
+    for (c = 1; c < 256; c++) {
+        one[0] = (char)c;
+        if (tg_http_is_token(one) != (strchr(tchars, c) != NULL))
+            n++;
+    }
+    CHECK(n == 0);
+    CHECK(!tg_http_is_token("X-Name ") && !tg_http_is_token("X:Name"));
+}
+
 int
 main(void)
 {
+    RUN(test_is_token);
     RUN(test_head_end_basic);
     RUN(test_head_end_leading_empty_lines);
     RUN(test_head_end_max);
